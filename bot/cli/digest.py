@@ -1,0 +1,90 @@
+"""`mcwatch digest`: preview or send daily digests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from bot.cli.output import fail
+from bot.cli.run import connected
+from bot.cli.runtime import Runtime
+from bot.daily import (
+    FIRST_DIGEST_SPAN,
+    DigestPlan,
+    digest_now,
+    digest_tick,
+    plan_digest,
+    send_plan,
+)
+from bot.digest import digest_due
+from bot.notify import clock_time
+from bot.render import html_to_console
+from store import digests
+from store.db import transaction
+
+
+def digest(
+    send: Annotated[bool, typer.Option("--send", help="Send instead of printing.")] = False,
+    chat: Annotated[
+        int | None,
+        typer.Option("--chat", help="Only this subscriber's chat id, now, whether due or not."),
+    ] = None,
+) -> None:
+    """Print the digests that are due (default), send them (--send), or one
+    subscriber's digest now (--chat ID)."""
+    runtime = Runtime.load()
+    asyncio.run(_digest(runtime, send, chat))
+
+
+async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
+    async with connected(runtime) as (deps, _):
+        if chat is not None:
+            plan = digest_now(deps, chat)
+            if plan is None:
+                raise fail(f"no subscriber with chat id {chat}")
+            if send:
+                await send_plan(deps, plan)
+                typer.echo(f"sent a digest of {plan.stories} stories to chat {chat}", err=True)
+            else:
+                _print(plan)
+            return
+        if send:
+            sent = await digest_tick(deps)
+            typer.echo(f"{len(sent)} digests sent", err=True)
+            return
+        # Preview: what the next tick would send, without recording anything.
+        now = deps.clock.now()
+        with transaction(deps.engine) as session:
+            readers = digests.digest_readers(session)
+        shown = 0
+        for reader in readers:
+            zone = reader.timezone or deps.settings.timezone
+            at = clock_time(reader.digest_time) or deps.settings.digest_time
+            if digest_due(now, zone, at, reader.last_local_date) is None:
+                continue
+            start = reader.last_digest_at or now - FIRST_DIGEST_SPAN
+            _print(
+                plan_digest(
+                    deps,
+                    subscriber_id=reader.subscriber_id,
+                    chat_id=reader.chat_id,
+                    language=reader.language,
+                    timezone=reader.timezone,
+                    start=start,
+                    end=now,
+                )
+            )
+            shown += 1
+        if not shown:
+            typer.echo("no digest is due now (use --chat ID to see one subscriber's now)", err=True)
+
+
+def _print(plan: DigestPlan) -> None:
+    typer.echo(f"── digest for chat {plan.chat_id} ({plan.stories} stories) " + "─" * 20)
+    for message in plan.messages:
+        typer.echo(html_to_console(message))
+    if plan.chart:
+        typer.echo(f"[trend chart: PNG, {len(plan.chart):,} bytes]")
+    typer.echo("")

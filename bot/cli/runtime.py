@@ -1,0 +1,57 @@
+"""What every CLI command needs, built lazily once per invocation (never at import)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from bot.clock import Clock, SystemClock
+from bot.logs import setup_logging
+from bot.seeds import seed
+from bot.settings import Settings, load_settings
+from store.db import make_engine
+from store.migrate import current_revision, head_revision, upgrade
+
+CONSOLE_CHAT_ID = 0  # the console "subscriber" that receives alerts when there is no token
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def load(cls) -> Runtime:
+        settings = load_settings()
+        secrets = (settings.telegram_token.reveal(),) if settings.telegram_token else ()
+        setup_logging(settings.log_level, secrets)
+        return cls(settings)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The database, migrated to the newest schema and seeded on first start."""
+        engine = make_engine(self.settings.database_url)
+        prepare(engine, self.clock)
+        return engine
+
+
+def prepare(engine: Engine, clock: Clock) -> None:
+    if current_revision(engine) != head_revision(engine):
+        upgrade(engine)
+    seed(engine, clock, first_start=True)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """'7d', '12h', '30m', '2w' → the time that long before ``now``."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"expected a duration such as 30m, 12h, 7d or 2w, got {value!r}")
+    return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

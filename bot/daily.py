@@ -1,0 +1,189 @@
+"""The daily digest's I/O: queue the digests that are due, send them, draw the trend.
+
+The decisions are pure (``bot.digest``: when, what, how it reads; ``bot.charts``); this
+module asks the store and talks to the sender. A digest is recorded before it is sent
+(unique per subscriber and local day), so a restart never sends a day's digest twice;
+one missed while mcwatch was down is sent late, once, covering the whole gap.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.charts import trend_png
+from bot.deps import Deps
+from bot.digest import build_digest, digest_due, render_digest
+from bot.errors import MessageRejected, RecipientBlocked, RetryLater
+from bot.logs import context
+from bot.notify import clock_time
+from store import deliveries, digests, subscribers, topics
+from store.db import transaction
+
+log = logging.getLogger(__name__)
+
+TREND_DAYS = 14
+FIRST_DIGEST_SPAN = timedelta(hours=24)  # a new reader's first digest looks back a day
+LEASE = timedelta(minutes=10)
+RETRY_MAX = timedelta(hours=1)
+_CAPTION = {"fr": "Sujets par thème, 14 derniers jours", "en": "Stories per topic, last 14 days"}
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPlan:
+    """A digest ready to send: its messages and its chart."""
+
+    chat_id: int
+    language: str
+    day: date
+    stories: int
+    messages: list[str]
+    chart: bytes | None
+
+
+def plan_digest(
+    deps: Deps,
+    *,
+    subscriber_id: int | None,
+    chat_id: int,
+    language: str,
+    timezone: str | None,
+    start: datetime,
+    end: datetime,
+) -> DigestPlan:
+    zone = ZoneInfo(timezone or deps.settings.timezone)
+    day = end.astimezone(zone).date()
+    with transaction(deps.engine) as session:
+        stories = digests.stories_between(session, subscriber_id, start, end)
+        listed = topics.list_topics(session)
+        days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
+        counts = digests.daily_story_counts(session, days, zone) if stories else {}
+    order = [t.slug for t in listed]
+    names = {t.slug: t.name for t in listed}
+    sections = build_digest(stories, order)
+    messages = render_digest(sections, language=language, day=day, topic_names=names)
+    chart = None
+    if stories:
+        chart = trend_png(
+            days, counts, title=_CAPTION.get(language, _CAPTION["en"]), topic_order=order
+        )
+    return DigestPlan(chat_id, language, day, len(stories), messages, chart)
+
+
+async def send_plan(deps: Deps, plan: DigestPlan) -> None:
+    for message in plan.messages:
+        await deps.pacer.wait(plan.chat_id)
+        await deps.sender.send(plan.chat_id, message)
+    if plan.chart is not None:
+        await deps.pacer.wait(plan.chat_id)
+        await deps.sender.send_photo(
+            plan.chat_id, plan.chart, _CAPTION.get(plan.language, _CAPTION["en"])
+        )
+
+
+def queue_due_digests(deps: Deps) -> int:
+    """Record a digest for every reader whose local digest time has come today."""
+    now = deps.clock.now()
+    queued = 0
+    with transaction(deps.engine) as session:
+        for reader in digests.digest_readers(session):
+            zone = reader.timezone or deps.settings.timezone
+            at = clock_time(reader.digest_time) or deps.settings.digest_time
+            day = digest_due(now, zone, at, reader.last_local_date)
+            if day is None:
+                continue
+            start = reader.last_digest_at or now - FIRST_DIGEST_SPAN
+            if (
+                digests.queue_digest(
+                    session, reader.subscriber_id, day.isoformat(), start, now, now
+                )
+                is not None
+            ):
+                queued += 1
+    return queued
+
+
+async def digest_tick(deps: Deps) -> list[DigestPlan]:
+    """Queue what is due, then send every leased digest. Returns what was sent."""
+    queue_due_digests(deps)
+    with transaction(deps.engine) as session:
+        leased = digests.lease_digests(session, deps.clock.now(), lease=LEASE)
+    sent: list[DigestPlan] = []
+    for digest in leased:
+        plan = plan_digest(
+            deps,
+            subscriber_id=digest.subscriber_id,
+            chat_id=digest.chat_id,
+            language=digest.language,
+            timezone=digest.timezone,
+            start=digest.period_start,
+            end=digest.period_end,
+        )
+        status, error, retry_at = "sent", None, None
+        if not plan.stories:
+            status = "empty"  # like Google Alerts: no news, no message
+        else:
+            try:
+                await send_plan(deps, plan)
+                sent.append(plan)
+            except RetryLater as exc:
+                status, error = "queued", str(exc)
+                delay = timedelta(seconds=exc.retry_after) * (
+                    2 ** (digest.attempts - 1) if exc.backoff else 1
+                )
+                retry_at = deps.clock.now() + min(delay, RETRY_MAX)
+            except RecipientBlocked as exc:
+                status, error = "failed", f"blocked: {exc}"
+                with transaction(deps.engine) as session:
+                    subscribers.deactivate(session, digest.subscriber_id)
+                    deliveries.drop_for_subscriber(session, digest.subscriber_id, error)
+            except MessageRejected as exc:
+                status, error = "failed", f"rejected: {exc}"
+        with transaction(deps.engine) as session:
+            digests.close_digest(
+                session,
+                digest.digest_id,
+                deps.clock.now(),
+                status=status,
+                error=error,
+                retry_at=retry_at,
+            )
+        log.info(
+            "digest %s",
+            context(
+                chat_id=digest.chat_id, day=digest.local_date, status=status, stories=plan.stories
+            ),
+        )
+    return sent
+
+
+def digest_now(deps: Deps, chat_id: int) -> DigestPlan | None:
+    """One subscriber's digest now (``/digest``, ``mcwatch digest --chat``): everything
+    since their last daily digest, or the last day. Not recorded as the daily one."""
+    now = deps.clock.now()
+    with transaction(deps.engine) as session:
+        readers = digests.digest_readers(session, chat_id=chat_id)
+    if not readers:
+        return None
+    reader = readers[0]
+    return plan_digest(
+        deps,
+        subscriber_id=reader.subscriber_id,
+        chat_id=chat_id,
+        language=reader.language,
+        timezone=reader.timezone,
+        start=reader.last_digest_at or now - FIRST_DIGEST_SPAN,
+        end=now,
+    )
+
+
+def trend_chart(deps: Deps, language: str, timezone: str | None) -> bytes:
+    zone = ZoneInfo(timezone or deps.settings.timezone)
+    today = deps.clock.now().astimezone(zone).date()
+    days = [today - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
+    with transaction(deps.engine) as session:
+        counts = digests.daily_story_counts(session, days, zone)
+        order = [t.slug for t in topics.list_topics(session)]
+    return trend_png(days, counts, title=_CAPTION.get(language, _CAPTION["en"]), topic_order=order)

@@ -1,0 +1,111 @@
+"""Daily digests: when one is due, what it holds, how it reads. Pure.
+
+- Due once per local day, at or after the subscriber's digest time in their timezone;
+  a day missed while mcwatch was down is not replayed: the next digest covers
+  everything since the previous one and is sent late, once.
+- Stories are grouped by topic (each story under its first topic), topics ordered by
+  coverage (sources across their stories), stories by their number of sources.
+- One line per story; messages split at story boundaries, within Telegram's limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from bot.render import (
+    escape,
+    format_date,
+    safe_href,
+    split_messages,
+    truncate_utf16,
+)
+from bot.types import DigestStory
+
+_TEXT = {
+    "fr": {
+        "title": "Résumé du {day}",
+        "stories": "{n} sujets",
+        "sources": "{n} sources",
+        "one_source": "1 source",
+        "empty": "Rien de nouveau depuis le dernier résumé.",
+    },
+    "en": {
+        "title": "Digest for {day}",
+        "stories": "{n} stories",
+        "sources": "{n} sources",
+        "one_source": "1 source",
+        "empty": "Nothing new since the last digest.",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    topic: str
+    stories: tuple[DigestStory, ...]
+
+    @property
+    def coverage(self) -> int:
+        return sum(story.sources for story in self.stories)
+
+
+def digest_due(now: datetime, timezone: str, at: time, last_local_date: str | None) -> date | None:
+    """The local date a digest is due for now, or None (already sent today, or too early)."""
+    local = now.astimezone(ZoneInfo(timezone))
+    today = local.date()
+    if last_local_date is not None and last_local_date >= today.isoformat():
+        return None
+    if local.time().replace(tzinfo=None) < at:
+        return None
+    return today
+
+
+def build_digest(stories: Sequence[DigestStory], topic_order: Sequence[str]) -> list[DigestSection]:
+    rank = {slug: index for index, slug in enumerate(topic_order)}
+    by_topic: dict[str, list[DigestStory]] = {}
+    for story in stories:
+        by_topic.setdefault(story.topic, []).append(story)
+    sections = [
+        DigestSection(
+            topic, tuple(sorted(found, key=lambda s: (-s.sources, -s.published.timestamp())))
+        )
+        for topic, found in by_topic.items()
+    ]
+    return sorted(sections, key=lambda s: (-s.coverage, rank.get(s.topic, len(rank))))
+
+
+def render_digest(
+    sections: Sequence[DigestSection],
+    *,
+    language: str,
+    day: date,
+    topic_names: dict[str, str] | None = None,
+) -> list[str]:
+    """The digest as Telegram HTML messages, split at story boundaries."""
+    text = _TEXT.get(language, _TEXT["en"])
+    count = sum(len(section.stories) for section in sections)
+    title = text["title"].format(day=format_date(datetime.combine(day, time()), language))
+    header = f"🗞 <b>{escape(title)}</b>"
+    if not sections:
+        return [f"{header}\n{text['empty']}"]
+    header += f" — {text['stories'].format(n=count)}"
+    lines: list[str] = []
+    for section in sections:
+        name = (topic_names or {}).get(section.topic, "")
+        lines.append("")
+        lines.append(f"<b>#{escape(section.topic)}</b>" + (f" · {escape(name)}" if name else ""))
+        for story in section.stories:
+            title = escape(truncate_utf16(" ".join(story.title.split()), 200))
+            href = safe_href(story.link)
+            if href:
+                title = f'<a href="{escape(href)}">{title}</a>'
+            sources = (
+                text["one_source"]
+                if story.sources == 1
+                else text["sources"].format(n=story.sources)
+            )
+            lines.append(f"• {title} — <i>{escape(story.source[:60])}, {sources}</i>")
+    return split_messages(header, lines)

@@ -1,0 +1,219 @@
+"""Fetch one feed over HTTP: conditional GET, bounded, failures returned as data.
+
+The bounds are one table, ``FetchLimits``, so they are reviewed together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from bot import __version__
+from bot.types import FeedRef, FetchResult
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"mcwatch/{__version__} (+https://github.com/mcwatch/mcwatch; Mali-China news alerts)"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    timeout: float = 20.0  # whole fetch, seconds: a slow feed must not hold a poll up
+    max_bytes: int = 5 * 1024 * 1024  # decoded body; counted while streaming
+    max_redirects: int = 5  # browsers allow ~20; feeds never need more than a couple
+    allow_private: bool = False  # True only when the feed itself is on a private host
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After is seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def _max_age(value: str | None) -> float | None:
+    if not value:
+        return None
+    match = _MAX_AGE.search(value)
+    return float(match.group(1)) if match else None
+
+
+def _private_address(text: str) -> bool | None:
+    """True/False for an IP literal, None for a name that needs resolving."""
+    try:
+        return not ipaddress.ip_address(text.strip("[]")).is_global
+    except ValueError:
+        return None
+
+
+async def is_private_host(host: str) -> bool:
+    """True for loopback, private, link-local and other non-public addresses.
+
+    A name counts as private when any address it resolves to is (DNS asked through the
+    event loop, never blocking it). A name that does not resolve is left to the fetch.
+    """
+    literal = _private_address(host)
+    if literal is not None:
+        return literal
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+        ".localhost"
+    ):
+        return True
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return False
+    return any(_private_address(str(info[4][0])) for info in infos)
+
+
+async def fetch_feed(
+    client: httpx.AsyncClient,
+    feed: FeedRef,
+    *,
+    now: datetime,
+    limits: FetchLimits | None = None,
+) -> FetchResult:
+    """GET ``feed.url`` with its validators; never raises for the world's failures."""
+    limits = limits or FetchLimits()
+    headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
+    # Conditional GET: If-None-Match takes precedence over If-Modified-Since (RFC 9110 §13.2.2).
+    if feed.etag:
+        headers["If-None-Match"] = feed.etag
+    if feed.last_modified:
+        headers["If-Modified-Since"] = feed.last_modified
+
+    url = feed.url
+    permanent_url: str | None = None
+    start_private = await is_private_host(urlsplit(url).hostname or "")
+
+    def failed(reason: str, status: int = 0, **extra: float | None) -> FetchResult:
+        return FetchResult(
+            feed_id=feed.id,
+            url=url,
+            status=status,
+            error=reason,
+            permanent_url=permanent_url,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    try:
+        async with asyncio.timeout(limits.timeout):
+            for _hop in range(limits.max_redirects + 1):
+                request = client.build_request("GET", url, headers=headers)
+                response = await client.send(request, stream=True, follow_redirects=False)
+                try:
+                    if response.status_code in (301, 302, 303, 307, 308):
+                        location = response.headers.get("Location")
+                        if not location:
+                            return failed(
+                                f"HTTP {response.status_code} without Location",
+                                response.status_code,
+                            )
+                        target = urljoin(url, location)
+                        host = urlsplit(target).hostname or ""
+                        if urlsplit(target).scheme not in ("http", "https"):
+                            return failed(f"redirect to unsupported scheme: {target}")
+                        if not (start_private or limits.allow_private) and await is_private_host(
+                            host
+                        ):
+                            return failed(f"redirect into a private address refused: {host}")
+                        # Only an unbroken chain of permanent redirects moves the feed.
+                        if response.status_code in (301, 308) and (
+                            permanent_url is not None or _hop == 0
+                        ):
+                            permanent_url = target
+                        elif response.status_code not in (301, 308):
+                            permanent_url = None
+                        url = target
+                        continue
+                    return await _read(response, feed, url, permanent_url, now, limits)
+                finally:
+                    await response.aclose()
+            return failed(f"more than {limits.max_redirects} redirects")
+    except (TimeoutError, httpx.TimeoutException):
+        return failed(f"timed out after {limits.timeout:g} s")
+    except httpx.TooManyRedirects:
+        return failed(f"more than {limits.max_redirects} redirects")
+    except httpx.HTTPError as exc:
+        return failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+
+
+async def _read(
+    response: httpx.Response,
+    feed: FeedRef,
+    url: str,
+    permanent_url: str | None,
+    now: datetime,
+    limits: FetchLimits,
+) -> FetchResult:
+    common = {
+        "feed_id": feed.id,
+        "url": url,
+        "status": response.status_code,
+        "permanent_url": permanent_url,
+        "retry_after": _retry_after(response.headers.get("Retry-After"), now),
+        "max_age": _max_age(response.headers.get("Cache-Control")),
+        "content_type": response.headers.get("Content-Type"),
+    }
+    if response.status_code == 304:
+        return FetchResult(etag=feed.etag, last_modified=feed.last_modified, **common)  # type: ignore[arg-type]
+    if response.status_code >= 400:
+        reason = response.reason_phrase or ""
+        return FetchResult(error=f"HTTP {response.status_code} {reason}".strip(), **common)  # type: ignore[arg-type]
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+        return FetchResult(error=_too_large(limits), **common)  # type: ignore[arg-type]
+    chunks: list[bytes] = []
+    size = 0
+    # iter_bytes() yields *decoded* bytes, so a gzip bomb is stopped at the same bound.
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limits.max_bytes:
+            return FetchResult(error=_too_large(limits), **common)  # type: ignore[arg-type]
+        chunks.append(chunk)
+    return FetchResult(
+        body=b"".join(chunks),
+        etag=response.headers.get("ETag"),
+        last_modified=response.headers.get("Last-Modified"),
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def _too_large(limits: FetchLimits) -> str:
+    return f"body larger than {limits.max_bytes // (1024 * 1024)} MiB refused"
+
+
+def make_client(*, timeout: float = 20.0, max_connections: int = 20) -> httpx.AsyncClient:
+    """The one HTTP client for feeds (built once, in deps)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=10),
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,  # never route through a proxy picked up from the environment
+    )

@@ -1,0 +1,163 @@
+"""Ticks: plain async functions asking "what is due now?", and the loops that call them.
+
+The schedule lives in the database (each feed's ``next_poll_at``, each delivery's
+``next_attempt_at``); APScheduler only fires one dumb tick per concern:
+
+| job          | every | why                                                            |
+|--------------|-------|----------------------------------------------------------------|
+| poll_tick    | 30 s  | feeds come due at their own times; 30 s is the poll resolution |
+| deliver_tick | 2 s   | alerts go out within seconds of being queued                   |
+| digest_tick  | 60 s  | digest times are minutes (HH:MM) in each reader's timezone     |
+
+``max_instances=1`` keeps one tick of a kind at a time (so one poll per feed at a time);
+``coalesce=True`` folds ticks missed while the machine slept into one; a short
+``misfire_grace_time`` drops a tick that is late anyway: the next one asks the same question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram.error import NetworkError, TelegramError
+from telegram.ext import Application
+
+from bot.daily import digest_tick
+from bot.deps import Deps
+from bot.outbox import DeliverReport, deliver_pending
+from bot.pipeline import PollOutcome, poll
+from store import topics
+from store.db import transaction
+
+log = logging.getLogger(__name__)
+
+OFFSET_KEY = "telegram_update_offset"
+POLL_TICK_SECONDS = 30
+DELIVER_TICK_SECONDS = 2
+DIGEST_TICK_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class OnceReport:
+    updates: int
+    polled: list[PollOutcome]
+    delivered: DeliverReport
+    digests: int = 0
+
+
+async def poll_tick(deps: Deps) -> list[PollOutcome]:
+    return await poll(deps)
+
+
+async def deliver_tick(deps: Deps) -> DeliverReport:
+    return await deliver_pending(deps)
+
+
+async def handle_updates(application: Application, deps: Deps, *, long_poll: int = 0) -> int:  # type: ignore[type-arg]
+    """Fetch pending Telegram updates and run them through the handlers.
+
+    The offset is kept in the database, and the next getUpdates call with it confirms
+    the handled updates to Telegram, so nothing is handled twice across restarts.
+    """
+    with transaction(deps.engine) as session:
+        stored = topics.get_meta(session, OFFSET_KEY)
+    offset = int(stored) if stored else None
+    updates = await application.bot.get_updates(
+        offset=offset,
+        timeout=long_poll,
+        allowed_updates=["message", "callback_query", "my_chat_member", "channel_post"],
+    )
+    for update in updates:
+        await application.process_update(update)
+        with transaction(deps.engine) as session:
+            topics.put_meta(session, OFFSET_KEY, str(update.update_id + 1))
+    return len(updates)
+
+
+async def run_once(deps: Deps, application: Application | None) -> OnceReport:  # type: ignore[type-arg]
+    """`mcwatch run --once`: pending updates, every due feed, every pending alert and
+    every digest that is due."""
+    handled = 0
+    if application is not None:
+        while batch := await handle_updates(application, deps):
+            handled += batch
+        await handle_updates(application, deps)  # confirms the last offset to Telegram
+    polled = await poll(deps)
+    delivered = await deliver_pending(deps)
+    digested = await digest_tick(deps)
+    return OnceReport(handled, polled, delivered, len(digested))
+
+
+async def _guarded(name: str, tick: Callable[[], Any]) -> None:
+    try:
+        await tick()
+    except Exception:  # a tick must never take the scheduler down; the bug is logged
+        log.exception("%s failed", name)
+
+
+async def run_forever(
+    deps: Deps,
+    application: Application | None,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+) -> None:
+    """The daemon: scheduler ticks plus Telegram long polling, until ``stop`` is set."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 15}
+    scheduler.add_job(
+        _guarded,
+        "interval",
+        args=("poll_tick", lambda: poll_tick(deps)),
+        seconds=POLL_TICK_SECONDS,
+        id="poll",
+        next_run_time=deps.clock.now(),
+        **common,
+    )
+    scheduler.add_job(
+        _guarded,
+        "interval",
+        args=("deliver_tick", lambda: deliver_tick(deps)),
+        seconds=DELIVER_TICK_SECONDS,
+        id="deliver",
+        **common,
+    )
+    scheduler.add_job(
+        _guarded,
+        "interval",
+        args=("digest_tick", lambda: digest_tick(deps)),
+        seconds=DIGEST_TICK_SECONDS,
+        id="digest",
+        **common,
+    )
+    scheduler.start()
+    updates_task = None
+    if application is not None:
+        updates_task = asyncio.create_task(_updates_loop(application, deps, stop))
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        if updates_task is not None:
+            updates_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await updates_task
+
+
+async def _updates_loop(
+    application: Application,
+    deps: Deps,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+) -> None:
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            await handle_updates(application, deps, long_poll=25)
+            backoff = 1.0
+        except (NetworkError, TelegramError) as exc:
+            log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 60.0)

@@ -1,0 +1,66 @@
+"""Logging set-up: one line per event, bound context, secrets redacted.
+
+httpx logs every request URL at INFO, and a Bot API URL contains the token
+(``…/bot123:ABC/sendMessage``). We lower httpx to WARNING *and* install a filter that
+masks anything shaped like a bot token in every record, whatever logger emits it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+REDACTED = "<token>"
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Mask bot-token-shaped strings and any explicit ``secrets`` in ``text``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return TOKEN_PATTERN.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrite each record's message with secrets masked (args are folded in first)."""
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message, self.secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Exceptions from httpx/PTB may carry the URL; render and mask them now.
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(formatted, self.secrets)
+            record.exc_info = None
+            record.msg = f"{record.msg}\n{record.exc_text}"
+            record.exc_text = None
+        return True
+
+
+def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
+    """Configure the root logger for the CLI and daemon (called by entry points only)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "telegram.ext.Updater"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def context(**fields: object) -> str:
+    """Render bound context as ``key=value`` pairs for a log line."""
+    return " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)

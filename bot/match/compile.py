@@ -1,0 +1,382 @@
+"""Compile all topics' rules (and the relationship gate) into one multi-pattern matcher.
+
+Every word, prefix and phrase of every enabled rule, of the alias sets they use and of
+the gate becomes one key of ONE Aho-Corasick automaton (``nodes.py`` explains the keys).
+An item is normalised once (``text.analyse_field``), scanned once per field, and every
+rule is then decided from the hits: adding terms to rules adds keys, not passes.
+
+Guarantees:
+
+- ``Matcher.match`` returns the topics whose rule is true AND whose relationship gate
+  passes (when the lexicon configures one), in rule order, each with the item's matched
+  words (topic words first, then the Mali/China words of the link; deduplicated, in text
+  order, spelled as in the item) and the evidence sentence (≤ 300 characters).
+- The result equals ``reference.evaluate`` on every rule (property-tested).
+- ``compile_rules`` and ``validate_rule`` raise ``RuleSyntaxError`` for a rule that does
+  not parse or names an unknown alias set; nothing fails at match time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ahocorasick  # type: ignore[import-not-found]  # C extension without stubs
+
+from bot.errors import RuleSyntaxError
+from bot.match import syntax
+from bot.match.explain import Explanation, RelationshipExplanation, TopicExplanation
+from bot.match.gate import (
+    CHINA,
+    COUNTRY,
+    JOINT,
+    LEDE_BREAK,
+    MALI,
+    NEUTRAL,
+    ROUNDUP,
+    Gate,
+    GateVerdict,
+)
+from bot.match.lexicon import Lexicon
+from bot.match.nodes import (
+    AndNode,
+    AnyOf,
+    Const,
+    LangIs,
+    Near,
+    Node,
+    NotNode,
+    Occurrence,
+    OrNode,
+    Scan,
+    Seq,
+)
+from bot.match.syntax import Leaf, Phrase, Term
+from bot.match.text import (
+    FIELD_NAMES,
+    SUMMARY,
+    TITLE,
+    FieldText,
+    analyse_field,
+    prepare,
+    tokenize,
+)
+from bot.types import Match, MatchInput, TopicRule
+
+
+class Patterns:
+    """The automaton's keys: one pattern id per distinct normalised word/prefix/phrase."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.lengths: list[int] = []
+
+    def pid(self, terms: tuple[Term, ...]) -> int:
+        """The id of a run of words (prefix allowed on the last one only)."""
+        key = " " + " ".join(t.text for t in terms) + ("" if terms[-1].prefix else " ")
+        pid = self.ids.get(key)
+        if pid is None:
+            pid = self.ids[key] = len(self.lengths)
+            self.lengths.append(len(terms))
+        return pid
+
+    def automaton(self) -> ahocorasick.Automaton | None:
+        if not self.ids:
+            return None
+        automaton = ahocorasick.Automaton()
+        for key, pid in self.ids.items():
+            automaton.add_word(key, (pid, len(key)))
+        automaton.make_automaton()
+        return automaton
+
+
+class _Compiler:
+    def __init__(self, lexicon: Lexicon, patterns: Patterns) -> None:
+        self.lexicon = lexicon
+        self.patterns = patterns
+
+    def label(self, node: syntax.Node, scope: int | None) -> str:
+        text = syntax.render(node)
+        if scope is None:
+            return text
+        return f"{FIELD_NAMES[scope]}:{text if isinstance(node, Term | Phrase) else f'({text})'}"
+
+    def slot(self, term: Term | syntax.Alias) -> frozenset[int]:
+        """The pattern ids that may fill one word of a phrase."""
+        if isinstance(term, Term):
+            return frozenset({self.patterns.pid((term,))})
+        members = self.lexicon.expansion(term.name)
+        if not all(isinstance(member, Term) for member in members):  # parse() refuses this
+            raise RuleSyntaxError(f"alias set @{term.name} holds phrases", 1)
+        return frozenset(self.patterns.pid((m,)) for m in members if isinstance(m, Term))
+
+    def leaf(self, leaf: Leaf, scope: int | None, label: str) -> Node:
+        lengths = self.patterns.lengths
+        if isinstance(leaf, Term):
+            return AnyOf(label, frozenset({self.patterns.pid((leaf,))}), scope, lengths)
+        if leaf.slop is not None:
+            return Near(label, tuple(self.slot(term) for term in leaf.terms), leaf.slop, scope)
+        terms = [term for term in leaf.terms if isinstance(term, Term)]
+        if len(terms) < len(leaf.terms) or any(term.prefix for term in terms[:-1]):
+            return Seq(label, tuple(self.slot(term) for term in leaf.terms), scope)
+        return AnyOf(label, frozenset({self.patterns.pid(tuple(terms))}), scope, lengths)
+
+    def build(self, node: syntax.Node, scope: int | None = None) -> Node:
+        label = self.label(node, scope)
+        if isinstance(node, Term | Phrase):
+            return self.leaf(node, scope, label)
+        if isinstance(node, syntax.Alias):
+            members = [self.leaf(x, scope, label) for x in self.lexicon.expansion(node.name)]
+            return _any(label, members)
+        if isinstance(node, syntax.Lang):
+            return LangIs(label, node.code)
+        if isinstance(node, syntax.Field):
+            return self.build(node.child, FIELD_NAMES.index(node.name))
+        if isinstance(node, syntax.Not):
+            return NotNode(label, self.build(node.child, scope))
+        children = tuple(self.build(child, scope) for child in node.children)
+        if isinstance(node, syntax.And):
+            return AndNode(label, children)
+        return _any(label, list(children))
+
+
+def _any(label: str, children: list[Node]) -> Node:
+    """OR, with single-key alternatives of one scope merged into one set test."""
+    merged: dict[int | None, AnyOf] = {}
+    rest: list[Node] = []
+    for child in children:
+        if isinstance(child, AnyOf):
+            seen = merged.get(child.scope)
+            if seen is None:
+                merged[child.scope] = AnyOf(label, child.pids, child.scope, child.lengths)
+            else:
+                seen.pids = seen.pids | child.pids
+        else:
+            rest.append(child)
+    nodes: list[Node] = [*merged.values(), *rest]
+    if not nodes:
+        return Const(label, False)
+    return nodes[0] if len(nodes) == 1 else OrNode(label, tuple(nodes))
+
+
+@dataclass(frozen=True, slots=True)
+class _Topic:
+    slug: str
+    name: str
+    node: Node
+
+
+def _parse_rule(query: str, lexicon: Lexicon) -> syntax.Node:
+    return syntax.parse(query, lexicon.names, lexicon.phrase_names)
+
+
+def validate_rule(query: str, lexicon: Lexicon | None = None) -> None:
+    """Raise ``RuleSyntaxError`` (with its column) unless ``query`` compiles."""
+    lexicon = lexicon or Lexicon()
+    _Compiler(lexicon, Patterns()).build(_parse_rule(query, lexicon))
+
+
+def compile_rules(rules: Sequence[TopicRule], lexicon: Lexicon | None = None) -> Matcher:
+    """One matcher for all ``rules`` (in order) and the lexicon's gate.
+
+    Raises ``RuleSyntaxError`` naming the topic when a rule does not compile.
+    """
+    lexicon = lexicon or Lexicon()
+    patterns = Patterns()
+    compiler = _Compiler(lexicon, patterns)
+    topics: list[_Topic] = []
+    for rule in rules:
+        try:
+            node = compiler.build(_parse_rule(rule.query, lexicon))
+        except RuleSyntaxError as exc:
+            raise RuleSyntaxError(
+                f"topic {rule.slug!r}: {exc.message}", exc.column, exc.query
+            ) from None
+        topics.append(_Topic(rule.slug, rule.name or rule.slug, node))
+    gate = _compile_gate(lexicon, compiler, patterns)
+    return Matcher(tuple(topics), patterns, gate)
+
+
+def _compile_gate(lexicon: Lexicon, compiler: _Compiler, patterns: Patterns) -> Gate | None:
+    rel = lexicon.relationship
+    if rel is None:
+        return None
+    roles: dict[int, set[str]] = {}
+
+    def add(leaf: Leaf, role: str) -> None:
+        terms = (leaf,) if isinstance(leaf, Term) else leaf.terms
+        words = tuple(term for term in terms if isinstance(term, Term))
+        roles.setdefault(patterns.pid(words), set()).add(role)
+
+    sets = rel.sets()
+    for role in (MALI, CHINA, JOINT, NEUTRAL, ROUNDUP, LEDE_BREAK):
+        if role in sets:
+            for leaf in lexicon.expansion(sets[role]):
+                add(leaf, role)
+    for country, terms in rel.countries.items():
+        for term in terms:
+            add(syntax.parse_term(term), COUNTRY + country)
+    exclude = compiler.build(_parse_rule(rel.exclude, lexicon)) if rel.exclude else None
+    frozen = {pid: tuple(sorted(r)) for pid, r in roles.items()}
+    return Gate(rel, frozen, patterns.lengths, exclude)
+
+
+class Matcher:
+    """All enabled topics compiled together. Immutable after construction; thread-safe
+    for matching (pyahocorasick iteration does not mutate the automaton)."""
+
+    def __init__(self, topics: tuple[_Topic, ...], patterns: Patterns, gate: Gate | None):
+        self._topics = topics
+        self._lengths = patterns.lengths
+        self._automaton = patterns.automaton()
+        self._gate = gate
+
+    @property
+    def slugs(self) -> tuple[str, ...]:
+        return tuple(topic.slug for topic in self._topics)
+
+    @property
+    def has_gate(self) -> bool:
+        return self._gate is not None
+
+    def scan(self, doc: MatchInput) -> Scan:
+        """Normalise both fields and collect every pattern hit (one pass per field)."""
+        fields = (analyse_field(doc.title, TITLE), analyse_field(doc.text, SUMMARY))
+        return Scan(fields, doc.language, (self._hits(fields[0]), self._hits(fields[1])))
+
+    def _hits(self, field: FieldText) -> dict[int, list[int]]:
+        hits: dict[int, list[int]] = {}
+        if self._automaton is None or not field.words:
+            return hits
+        line = " " + " ".join(field.words) + " "
+        lengths = self._lengths
+        single = len(field.starts) <= 1
+        for end, (pid, size) in self._automaton.iter(line):
+            start = end - size + 1
+            position = line.count(" ", 0, start + 1) - 1
+            span = lengths[pid]
+            if span > 1 and not single and not field.same_sentence(position, position + span - 1):
+                continue  # a phrase never spans two sentences
+            positions = hits.get(pid)
+            if positions is None:
+                hits[pid] = [position]
+            else:
+                positions.append(position)
+        return hits
+
+    def relationship(self, doc: MatchInput | Scan) -> GateVerdict | None:
+        """The gate's verdict (None when the lexicon configures no gate)."""
+        if self._gate is None:
+            return None
+        scan = doc if isinstance(doc, Scan) else self.scan(doc)
+        return self._gate.judge(scan)
+
+    def match(self, doc: MatchInput) -> tuple[Match, ...]:
+        """The topics ``doc`` belongs to, in rule order (see the module's guarantees)."""
+        scan = self.scan(doc)
+        verdict: GateVerdict | None = None
+        if self._gate is not None:
+            if not self._gate.may_pass(scan):
+                return ()
+            verdict = self._gate.judge(scan)
+            if not verdict.passed:
+                return ()
+        matches: list[Match] = []
+        spelling = _Spelling(scan)
+        for topic in self._topics:
+            if topic.node.test(scan):
+                terms = self._terms(scan, topic.node, verdict, spelling)
+                evidence = verdict.evidence if verdict is not None else ""
+                matches.append(Match(topic.slug, terms, evidence))
+        return tuple(matches)
+
+    def _terms(
+        self, scan: Scan, node: Node, verdict: GateVerdict | None, spelling: _Spelling
+    ) -> tuple[str, ...]:
+        found: list[Occurrence] = []
+        node.collect(scan, found)
+        ordered = sorted(set(found)) + sorted(set(verdict.link if verdict else ()))
+        return spelling.terms(ordered)
+
+    def explain(self, doc: MatchInput) -> Explanation:
+        """Every topic, matched or not, with terms, failing parts and the gate's verdict."""
+        scan = self.scan(doc)
+        spelling = _Spelling(scan)
+        verdict = self._gate.judge(scan) if self._gate is not None else None
+        if verdict is None:
+            relationship = RelationshipExplanation(False, True, "no relationship gate")
+        else:
+            relationship = RelationshipExplanation(
+                True,
+                verdict.passed,
+                verdict.reason,
+                verdict.evidence,
+                spelling.terms(sorted(set(verdict.link))),
+            )
+        topics: list[TopicExplanation] = []
+        for topic in self._topics:
+            rule_ok = topic.node.test(scan)
+            gate_ok = verdict is None or verdict.passed
+            terms: tuple[str, ...] = ()
+            failed: tuple[str, ...] = ()
+            if rule_ok:
+                terms = self._terms(scan, topic.node, verdict if gate_ok else None, spelling)
+                failed = () if gate_ok else (f"relationship: {relationship.reason}",)
+            else:
+                failed = tuple(topic.node.failures(scan))
+            matched = rule_ok and gate_ok
+            topics.append(TopicExplanation(topic.slug, topic.name, matched, rule_ok, terms, failed))
+        return Explanation(doc.language, relationship, tuple(topics))
+
+
+class _Spelling:
+    """Matched words as the item spells them (``Sécurité`` for ``securite``), computed
+    only for items that matched, by the slow tokenizer on the sentences concerned."""
+
+    def __init__(self, scan: Scan) -> None:
+        self.scan = scan
+        self._sentences: dict[tuple[int, int], tuple[str, list[tuple[int, int]]] | None] = {}
+
+    def _spans(self, field: int, index: int) -> tuple[str, list[tuple[int, int]]] | None:
+        key = (field, index)
+        if key not in self._sentences:
+            text = self.scan.fields[field]
+            sentence = text.sentences[index]
+            tokens = tokenize(sentence.text, field)
+            words = text.words[sentence.first : sentence.stop]
+            aligned = len(tokens) == len(words) and all(
+                t.text == w for t, w in zip(tokens, words, strict=True)
+            )
+            spans = [(t.start, t.end) for t in tokens]
+            self._sentences[key] = (prepare(sentence.text), spans) if aligned else None
+        return self._sentences[key]
+
+    def terms(self, occurrences: Sequence[Occurrence]) -> tuple[str, ...]:
+        """Distinct spellings in the given order; a word inside a longer matched phrase
+        ("sécuritaire" in "coopération sécuritaire") is not repeated."""
+        seen: set[str] = set()
+        result: list[str] = []
+        covered = {
+            (field, p)
+            for field, start, size in occurrences
+            if size > 1
+            for p in range(start, start + size)
+        }
+        for field, position, size in occurrences:
+            if size == 1 and (field, position) in covered:
+                continue
+            text = self.scan.fields[field]
+            key = " ".join(text.words[position : position + size])
+            if key in seen:
+                continue
+            seen.add(key)
+            index = text.sentence_index(position)
+            found = self._spans(field, index)
+            last = position + size - 1
+            if found is None or not text.same_sentence(position, last):
+                result.append(key)
+                continue
+            display, spans = found
+            first = text.sentences[index].first
+            result.append(display[spans[position - first][0] : spans[last - first][1]])
+        return tuple(result)

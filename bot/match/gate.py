@@ -1,0 +1,288 @@
+"""The relationship gate: is this item about Mali AND China, *related*?
+
+Every topic (seeded or added by an admin) requires it; it is configured in the lexicon
+(``relationship:`` in ``seeds/topics.yaml``), its numbers in ``lexicon.THRESHOLDS``.
+
+Decision, in this order (the first failing step is the reason shown by ``rules test``):
+
+1. **Sides present.** A Mali-side and a China-side term (alias sets ``mali``/``china``),
+   or a joint term (``sino-malien``, ``Chine-Mali``…) which counts as both.
+   *Masking*: a gate hit inside a longer gate hit of another role is dropped, so
+   ``Journal du Mali`` or ``encre de Chine`` (neutral set), ``Office du Niger`` (Mali side)
+   or ``Guinée-Bissau`` (one country) hide the shorter names they contain.
+2. **A link.** In one sentence (the title is one or more sentences; ``|`` cuts off a
+   site name): a joint term, or a Mali-side and a China-side mention at most ``window``
+   words apart. Otherwise, one side named in the title and the other in one of the
+   first ``lede`` sentences of the summary (the lede develops the title; a
+   ``lede_break`` word such as "Separately" ends it earlier). Two summary
+   sentences never link each other (briefs, roundups). A sentence naming ``crowd`` or
+   more OTHER countries is a list (summit, vote, tariff list) and links nothing; a title
+   with a ``roundup`` word ("En bref", "Africa Daily") is a list of headlines and links
+   nothing either.
+3. **Dominance.** Each side's mention score (title mentions weigh ``title_weight``;
+   hits of one side at most one word apart are one mention: "le chinois Ganfeng")
+   must reach ``dominance`` × the score of the most-mentioned other country: a Mali–Russia
+   story mentioning China in passing, or a China–Niger story with Mali as geography,
+   fails even if one sentence joins the two.
+4. **Exclusion.** The ``exclude`` query (sport: matches between the two countries) is
+   false.
+
+Guarantee: whole words only (see ``text.py``), so ``machine``, ``Somalie``, ``Indochine``,
+``Malibu`` are never Mali- or China-side mentions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from bot.match.lexicon import Relationship
+from bot.match.nodes import Node, Occurrence, Scan
+from bot.match.text import SUMMARY, TITLE, Sentence, tokenize
+
+MALI, CHINA, JOINT, NEUTRAL, ROUNDUP = "mali", "china", "joint", "neutral", "roundup"
+LEDE_BREAK = "lede_break"
+_MARKERS = (NEUTRAL, ROUNDUP, LEDE_BREAK)  # roles that mark text, not sides
+COUNTRY = "country:"  # role prefix of other countries: "country:niger"
+EVIDENCE_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class GateVerdict:
+    """The gate's decision on one item, with the sentence where the two sides meet."""
+
+    passed: bool
+    reason: str
+    evidence: str = ""
+    link: tuple[Occurrence, ...] = ()  # the Mali- and China-side words of the link
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    field: int
+    start: int
+    end: int  # last position, inclusive
+    role: str
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    @property
+    def occurrence(self) -> Occurrence:
+        return (self.field, self.start, self.end - self.start + 1)
+
+
+class Gate:
+    """The compiled gate: pattern id → gate roles, the relationship numbers, the exclusion."""
+
+    def __init__(
+        self,
+        relationship: Relationship,
+        roles: dict[int, tuple[str, ...]],
+        lengths: list[int],
+        exclude: Node | None,
+    ) -> None:
+        self.relationship = relationship
+        self.roles = roles
+        self.lengths = lengths
+        self.exclude = exclude
+        self._sides = {MALI: {MALI, JOINT}, CHINA: {CHINA, JOINT}}
+
+    def _hits(self, scan: Scan) -> list[_Hit]:
+        hits: list[_Hit] = []
+        for field in (TITLE, SUMMARY):
+            for pid, positions in scan.hits[field].items():
+                roles = self.roles.get(pid)
+                if roles:
+                    last = self.lengths[pid] - 1
+                    hits.extend(_Hit(field, p, p + last, r) for p in positions for r in roles)
+        return hits
+
+    def may_pass(self, scan: Scan) -> bool:
+        """Cheap pre-check: both sides have at least one term (before masking)."""
+        roles = {r for pid in self._pids(scan) for r in self.roles[pid]}
+        return bool(roles & self._sides[MALI]) and bool(roles & self._sides[CHINA])
+
+    def _pids(self, scan: Scan) -> set[int]:
+        return {pid for hits in scan.hits for pid in hits if pid in self.roles}
+
+    def judge(self, scan: Scan) -> GateVerdict:
+        rel = self.relationship
+        hits = _unmasked(self._hits(scan))  # phrases never span sentences (see compile)
+        roundup = any(h.role == ROUNDUP and h.field == TITLE for h in hits)
+        breaks = [
+            scan.fields[SUMMARY].sentence_index(h.start)
+            for h in hits
+            if h.role == LEDE_BREAK and h.field == SUMMARY
+        ]
+        lede = min([self.relationship.lede, *breaks])
+        hits = [h for h in hits if h.role not in _MARKERS]
+        roles = {hit.role for hit in hits}
+        if not roles & self._sides[MALI]:
+            return GateVerdict(False, "no Mali-side term")
+        if not roles & self._sides[CHINA]:
+            return GateVerdict(False, "no China-side term")
+        by_sentence: dict[tuple[int, int], list[_Hit]] = {}
+        sentences: dict[tuple[int, int], Sentence] = {}
+        for hit in hits:
+            sentence = scan.fields[hit.field].sentence_at(hit.start)
+            key = (hit.field, sentence.index)
+            by_sentence.setdefault(key, []).append(hit)
+            sentences[key] = sentence
+        crowded = {
+            key: n
+            for key, group in by_sentence.items()
+            if (n := len({h.role for h in group if h.role.startswith(COUNTRY)})) >= rel.crowd
+        }
+        links: list[tuple[tuple[int, int], tuple[_Hit, ...], str]] = []
+        for key in sorted(by_sentence, key=lambda k: (k[0] != SUMMARY, k)):
+            if key in crowded or (roundup and key[0] == TITLE):
+                continue
+            link = self._link(by_sentence[key])
+            if link is not None:
+                kind = "joint term" if link[0].role == JOINT else "same sentence"
+                links.append((key, link, kind))
+        if not links and not roundup:
+            links += self._title_lede(by_sentence, crowded, lede)
+        if not links:
+            return GateVerdict(False, self._no_link_reason(by_sentence, crowded, roundup))
+        marginal = self._marginal(hits, roundup)
+        if marginal:
+            return GateVerdict(False, marginal)
+        if self.exclude is not None and self.exclude.test(scan):
+            found: list[Occurrence] = []
+            self.exclude.collect(scan, found)
+            shown = sorted({" ".join(scan.fields[f].words[p : p + n]) for f, p, n in found})
+            detail = f" (found: {', '.join(shown[:6])})" if shown else ""
+            return GateVerdict(False, f"excluded by the gate's exclude rule{detail}")
+        key, link, kind = links[0]
+        sentence = sentences[key]
+        where = "title" if key[0] == TITLE else "summary"
+        occurrences = tuple(h.occurrence for h in link)
+        spans = [(h.start, h.end) for h in link if h.field == key[0]]
+        evidence = trim_evidence(sentence, spans)
+        return GateVerdict(True, f"{kind} in the {where}", evidence, occurrences)
+
+    def _title_lede(
+        self,
+        by_sentence: dict[tuple[int, int], list[_Hit]],
+        crowded: dict[tuple[int, int], int],
+        lede: int,
+    ) -> list[tuple[tuple[int, int], tuple[_Hit, ...], str]]:
+        """A side named in the title, the other in one of the lede's first sentences."""
+        title = [h for k, g in by_sentence.items() if k[0] == TITLE and k not in crowded for h in g]
+        for key in sorted(k for k in by_sentence if k[0] == SUMMARY and k[1] < lede):
+            if key in crowded:
+                continue
+            for side, other in ((MALI, CHINA), (CHINA, MALI)):
+                mine = [h for h in title if h.role == side]
+                theirs = [h for h in by_sentence[key] if h.role == other]
+                if mine and theirs:
+                    return [(key, (mine[0], theirs[0]), "title and lede")]
+        return []
+
+    def _no_link_reason(
+        self,
+        by_sentence: dict[tuple[int, int], list[_Hit]],
+        crowded: dict[tuple[int, int], int],
+        roundup: bool,
+    ) -> str:
+        rel = self.relationship
+        if any(self._link(by_sentence[key]) is not None for key in crowded):
+            return (
+                f"Mali and China only meet in a list of {max(crowded.values())} other "
+                f"countries (crowd ≥ {rel.crowd})"
+            )
+        if roundup:
+            return "the title is a roundup of headlines and no sentence links Mali and China"
+        return f"Mali and China are never in one sentence within {rel.window} words"
+
+    def _link(self, group: list[_Hit]) -> tuple[_Hit, ...] | None:
+        """The joint hit, or the closest Mali/China pair within the window, if any."""
+        for hit in group:
+            if hit.role == JOINT:
+                return (hit,)
+        mali = [h for h in group if h.role == MALI]
+        china = [h for h in group if h.role == CHINA]
+        best: tuple[int, _Hit, _Hit] | None = None
+        for m in mali:
+            for c in china:
+                gap = max(c.start - m.end, m.start - c.end, 0)
+                if gap <= self.relationship.window and (best is None or gap < best[0]):
+                    best = (gap, m, c)
+        if best is None:
+            return None
+        first, second = sorted((best[1], best[2]), key=lambda h: h.start)
+        return (first, second)
+
+    def _marginal(self, hits: list[_Hit], roundup: bool) -> str:
+        """Why one side is marginal next to another country, or '' if neither is."""
+        rel = self.relationship
+        scores: Counter[str] = Counter()
+        last_end: dict[tuple[int, str], int] = {}
+        for hit in sorted(hits, key=lambda h: (h.field, h.start)):
+            # adjacent hits of one role are one mention: "le chinois Ganfeng"
+            key = (hit.field, hit.role)
+            adjacent = key in last_end and hit.start - last_end[key] <= 2
+            last_end[key] = max(hit.end, last_end.get(key, hit.end))
+            if adjacent:
+                continue
+            weight = rel.title_weight if hit.field == TITLE and not roundup else 1
+            if hit.role == JOINT:
+                scores[MALI] += weight
+                scores[CHINA] += weight
+            else:
+                scores[hit.role] += weight
+        others = [(score, role) for role, score in scores.items() if role.startswith(COUNTRY)]
+        if not others:
+            return ""
+        top, role = max(others)
+        for side, name in ((CHINA, "China"), (MALI, "Mali")):
+            if scores[side] < rel.dominance * top:
+                return (
+                    f"{name} is marginal: {role[len(COUNTRY) :]} scores {top}, "
+                    f"{name} {scores[side]} (dominance {rel.dominance:g})"
+                )
+        return ""
+
+
+def _unmasked(hits: list[_Hit]) -> list[_Hit]:
+    """Drop each hit lying inside a longer hit of another role in the same field."""
+    if len(hits) < 2:
+        return hits
+    kept: list[_Hit] = []
+    for hit in hits:
+        masked = any(
+            other.field == hit.field
+            and other.role != hit.role
+            and other.size > hit.size
+            and other.start <= hit.start
+            and hit.end <= other.end
+            for other in hits
+        )
+        if not masked:
+            kept.append(hit)
+    return kept
+
+
+def trim_evidence(sentence: Sentence, spans: list[tuple[int, int]]) -> str:
+    """The sentence, cut to ≤ 300 characters around the linked words when longer."""
+    text = sentence.text.strip()
+    if len(text) <= EVIDENCE_CHARS:
+        return text
+    tokens = tokenize(text)
+    first = min(start for start, _ in spans) - sentence.first
+    last = max(end for _, end in spans) - sentence.first
+    if not (0 <= first < len(tokens) and 0 <= last < len(tokens)):
+        return text[: EVIDENCE_CHARS - 1].rstrip() + "…"
+    low, high = tokens[first].start, tokens[last].end
+    budget = EVIDENCE_CHARS - 2 - (high - low)
+    if budget < 0:
+        return text[low : low + EVIDENCE_CHARS - 2].rstrip() + "…"
+    begin = max(0, low - budget // 2)
+    end = min(len(text), begin + EVIDENCE_CHARS - 2)
+    begin = max(0, min(begin, end - (EVIDENCE_CHARS - 2)))
+    head = "…" if begin > 0 else ""
+    tail = "…" if end < len(text) else ""
+    return head + text[begin:end].strip() + tail

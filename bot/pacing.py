@@ -1,0 +1,71 @@
+"""Telegram's send limits, kept by us (python-telegram-bot's AIORateLimiter has no
+per-private-chat limit).
+
+Telegram's FAQ: about 1 message per second in one chat, 20 per minute in one group, 30
+per second overall. ``Pacer.delay`` is the pure decision (how long until this chat may
+get its next message); ``Pacer.wait`` sleeps that long and books the slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    private_interval: float = 1.0  # seconds between two messages to one private chat
+    group_per_minute: int = 20  # messages per 60 s to one group or channel
+    overall_per_second: int = 30  # messages per 1 s across all chats
+
+
+@dataclass
+class Pacer:
+    limits: Limits = field(default_factory=Limits)
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _last: dict[int, float] = field(default_factory=dict)
+    _group: dict[int, deque[float]] = field(default_factory=dict)
+    _overall: deque[float] = field(default_factory=deque)
+    _blocked_until: dict[int, float] = field(default_factory=dict)
+    _all_blocked_until: float = 0.0
+
+    def delay(self, chat_id: int, at: float) -> float:
+        """Seconds to wait before sending to ``chat_id`` at time ``at``."""
+        wait = max(0.0, self._all_blocked_until - at, self._blocked_until.get(chat_id, 0) - at)
+        if chat_id < 0:  # groups, supergroups and channels have negative ids
+            window = self._group.get(chat_id, deque())
+            if len(window) >= self.limits.group_per_minute:
+                wait = max(wait, window[0] + 60.0 - at)
+        elif chat_id in self._last:
+            wait = max(wait, self._last[chat_id] + self.limits.private_interval - at)
+        if len(self._overall) >= self.limits.overall_per_second:
+            wait = max(wait, self._overall[0] + 1.0 - at)
+        return wait
+
+    def book(self, chat_id: int, at: float) -> None:
+        self._last[chat_id] = at
+        if chat_id < 0:
+            window = self._group.setdefault(chat_id, deque())
+            window.append(at)
+            while window and window[0] <= at - 60.0:
+                window.popleft()
+        self._overall.append(at)
+        while self._overall and self._overall[0] <= at - 1.0:
+            self._overall.popleft()
+
+    def hold(self, chat_id: int | None, seconds: float) -> None:
+        """Telegram said RetryAfter: nothing to that chat (or to anyone) for ``seconds``."""
+        until = self.now() + seconds
+        if chat_id is None:
+            self._all_blocked_until = max(self._all_blocked_until, until)
+        else:
+            self._blocked_until[chat_id] = max(self._blocked_until.get(chat_id, 0.0), until)
+
+    async def wait(self, chat_id: int) -> None:
+        while (pause := self.delay(chat_id, self.now())) > 0:
+            await self.sleep(pause)
+        self.book(chat_id, self.now())

@@ -1,0 +1,278 @@
+"""The poll pipeline: the only place the stages run in sequence.
+
+For each due feed:
+1. fetch      ``bot.fetch.fetch_feed``         conditional GET, bounded; failure = data
+2. parse      ``bot.parse.parse_feed``         bytes → entries, off the event loop
+3. normalise  ``bot.normalize.normalize_entry`` plain text, identity, date, language
+4. match      ``Matcher.match``                 every topic in one pass
+5. story      ``bot.dedupe.choose_story``       the same event is one story
+6. store      ``store.items``                   new items only, by identity
+7. plan       ``bot.notify.plan_alerts``        who gets what
+8. queue      ``store.deliveries.queue_alerts`` written before anything is sent
+Steps 5–8 and the feed's health are one database transaction per feed. ``poll_iter``
+yields one ``PollOutcome`` per feed as it finishes, so the CLI can draw progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlmodel import Session
+
+from bot import dedupe
+from bot.deps import Deps
+from bot.errors import ParseError
+from bot.fetch import fetch_feed
+from bot.logs import context
+from bot.match import Matcher
+from bot.normalize import normalize_entry
+from bot.notify import plan_alerts
+from bot.parse import parse_feed
+from bot.rules import stored_matcher
+from bot.schedule import base_interval, next_poll_at
+from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match, MatchInput, ParsedFeed
+from store import deliveries, feeds, items, stories, subscribers, topics
+from store.db import transaction
+
+log = logging.getLogger(__name__)
+
+PER_HOST = 2  # requests at a time to one host: a small outlet's server is not a CDN
+POLL_LEASE = timedelta(minutes=10)  # a claimed feed is not polled by anyone else meanwhile
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed_id: int
+    url: str
+    status: str  # "ok" | "not-modified" | "error"
+    entries: int = 0
+    new_items: int = 0
+    matched: int = 0
+    queued: int = 0
+    error: str | None = None
+
+
+def load_matcher(deps: Deps) -> Matcher:
+    """Compile the enabled topics with the stored lexicon (cheap: milliseconds)."""
+    return stored_matcher(deps.engine)
+
+
+def select_feeds(
+    deps: Deps, *, include_not_due: bool = False, feed_id: int | None = None
+) -> list[FeedRef]:
+    """Claim the feeds to poll now (see ``store.feeds.claim_due_feeds``)."""
+    with transaction(deps.engine) as session:
+        return feeds.claim_due_feeds(
+            session,
+            deps.clock.now(),
+            lease=POLL_LEASE,
+            include_not_due=include_not_due,
+            feed_id=feed_id,
+        )
+
+
+async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOutcome]:
+    """Poll ``due`` feeds concurrently — at most ``fetch_concurrency`` overall and
+    ``PER_HOST`` per host — and yield each feed's outcome as it completes."""
+    if not due:
+        return
+    matcher = load_matcher(deps)
+    overall = asyncio.Semaphore(deps.settings.fetch_concurrency)
+    store_lock = asyncio.Lock()
+    hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(PER_HOST))
+
+    async def one(feed: FeedRef) -> PollOutcome:
+        host = (urlsplit(feed.url).hostname or "").lower()
+        async with hosts[host], overall:
+            result = await fetch_feed(
+                deps.http, feed, now=deps.clock.now(), limits=deps.fetch_limits
+            )
+        return await ingest(deps, feed, result, matcher, store_lock)
+
+    for next_done in asyncio.as_completed([one(feed) for feed in due]):
+        yield await next_done
+
+
+async def poll(
+    deps: Deps, *, include_not_due: bool = False, feed_id: int | None = None
+) -> list[PollOutcome]:
+    due = select_feeds(deps, include_not_due=include_not_due, feed_id=feed_id)
+    return [outcome async for outcome in poll_iter(deps, due)]
+
+
+async def ingest(
+    deps: Deps,
+    feed: FeedRef,
+    result: FetchResult,
+    matcher: Matcher,
+    store_lock: asyncio.Lock | None = None,
+) -> PollOutcome:
+    """Everything after the fetch, for one feed: parse, normalise, match, store, queue.
+
+    Both halves run off the event loop, so the bot keeps answering during a big poll.
+    Feeds parse in parallel, but store one at a time (``store_lock``): SQLite has one
+    writer, and a read transaction upgraded to a write while another writer commits
+    fails at once with SQLITE_BUSY, which no busy timeout waits out.
+    """
+    now = deps.clock.now()
+    parsed: ParsedFeed | None = None
+    error = result.error
+    if error is None and not result.not_modified:
+        try:
+            # feedparser is pure Python and slow on big feeds: keep the loop answering.
+            parsed = await asyncio.to_thread(parse_feed, result.body, url=result.url)
+        except ParseError as exc:
+            error = str(exc)
+    async with store_lock or asyncio.Lock():
+        outcome = await asyncio.to_thread(
+            store_outcome, deps, feed, result, parsed, error, matcher, now
+        )
+    log.info(
+        "poll %s",
+        context(
+            feed_id=feed.id,
+            status=outcome.status,
+            new=outcome.new_items,
+            matched=outcome.matched,
+            queued=outcome.queued,
+            error=outcome.error,
+        ),
+    )
+    return outcome
+
+
+def store_items(
+    session: Session,
+    deps: Deps,
+    feed_id: int,
+    source: str,
+    fresh: Sequence[Item],
+    matcher: Matcher,
+    now: datetime,
+) -> tuple[int, int, int]:
+    """Match, group into stories, store and queue the new items of one feed.
+
+    Returns (new, matched, queued). A matched item that reports a known story joins it:
+    subscribers who already had that story get their alert edited ("also reported by"),
+    the others get the story once. Stories are decided before anything is written, so
+    the writes are a handful of bulk statements whatever the feed's size.
+    """
+    matches = [matcher.match(MatchInput(i.title, i.summary, i.language)) for i in fresh]
+    stories_of: list[int | None] = [None] * len(fresh)
+    joined: set[int] = set()
+    if any(matches):
+        window = dedupe.THRESHOLDS.window
+        dated = [item.published for item, found in zip(fresh, matches, strict=True) if found]
+        known = [
+            deps.fingerprint(c.id, c.story_id, c.title, c.summary, c.language, c.published)
+            for c in stories.candidates(session, min(dated) - window, max(dated) + window)
+        ]
+        for index, (item, found) in enumerate(zip(fresh, matches, strict=True)):
+            if not found:
+                continue
+            probe = dedupe.fingerprint(
+                0, None, item.title, item.summary, item.language, item.published
+            )
+            chosen = dedupe.choose_story(probe, known)
+            # A new story of this batch gets a placeholder id (< 0) until it is written.
+            story = chosen if chosen is not None else -(index + 1)
+            stories_of[index] = story
+            if chosen is not None and chosen > 0:
+                joined.add(chosen)
+            known.append(
+                dedupe.Fingerprint(
+                    -(index + 1),
+                    story,
+                    probe.language,
+                    probe.published,
+                    probe.title_words,
+                    probe.shingles,
+                    probe.anchors,
+                )
+            )
+    stored = items.add_items(session, feed_id, source, fresh, stories_of, now)
+    topic_ids = topics.topic_ids_by_slug(session)
+    recipients = subscribers.instant_recipients(session)
+    matched_rows: list[tuple[int, Match]] = []
+    planned: list[tuple[int, DeliveryIntent]] = []
+    for (item_id, story_id), found in zip(stored, matches, strict=True):
+        matched_rows.extend((item_id, match) for match in found)
+        planned.extend((story_id, intent) for intent in plan_alerts(item_id, found, recipients))
+    items.add_matches(session, matched_rows, topic_ids)
+    for story_id in joined:
+        stories.flag_edits(session, story_id)
+    queued = deliveries.queue_alerts_bulk(session, planned, now)
+    return len(fresh), sum(1 for found in matches if found), queued
+
+
+def store_outcome(
+    deps: Deps,
+    feed: FeedRef,
+    result: FetchResult,
+    parsed: ParsedFeed | None,
+    error: str | None,
+    matcher: Matcher,
+    now: datetime,
+) -> PollOutcome:
+    """One transaction per feed: new items, their matches, queued alerts, feed health."""
+    with transaction(deps.engine) as session:
+        row = feeds.get_feed(session, feed.id)
+        default = timedelta(seconds=deps.settings.poll_interval)
+        explicit = timedelta(seconds=row.interval) if row.interval else None
+        interval = explicit or default
+        if error is not None:
+            failures = row.failures + 1
+            failed = FetchResult(
+                feed_id=feed.id,
+                url=result.url,
+                status=result.status,
+                error=error,
+                retry_after=result.retry_after,
+            )
+            feeds.record_fetch_failure(
+                session,
+                feed.id,
+                now=now,
+                error=error,
+                next_poll_at=next_poll_at(
+                    now, interval, failed, failures=failures, jitter=deps.jitter()
+                ),
+            )
+            return PollOutcome(feed.id, feed.url, "error", error=error)
+        new_count = matched_count = queued = 0
+        entries = 0
+        if parsed is not None:
+            entries = len(parsed.entries)
+            normalised = [
+                normalize_entry(raw, now=now, feed_language=feed.language or parsed.language)
+                for raw in parsed.entries
+            ]
+            unique: dict[str, Item] = {}
+            for item in normalised:
+                unique.setdefault(item.identity, item)
+            known = items.known_identities(session, feed.id, unique)
+            fresh = [item for identity, item in unique.items() if identity not in known]
+            if fresh:
+                source = row.name or parsed.title or row.url
+                counts = store_items(session, deps, feed.id, source, fresh, matcher, now)
+                new_count, matched_count, queued = counts
+        # The publishing rate is read from what the store holds, so a 304 (no entries
+        # in hand) schedules exactly like a 200.
+        interval = base_interval(explicit, default, items.recent_published(session, feed.id))
+        feeds.record_fetch_success(
+            session,
+            feed.id,
+            now=now,
+            next_poll_at=next_poll_at(now, interval, result, parsed=parsed, jitter=deps.jitter()),
+            etag=result.etag,
+            last_modified=result.last_modified,
+            new_url=result.permanent_url,
+        )
+        status = "not-modified" if result.not_modified else "ok"
+        return PollOutcome(feed.id, feed.url, status, entries, new_count, matched_count, queued)

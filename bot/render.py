@@ -1,0 +1,199 @@
+"""Alerts → Telegram HTML. Pure.
+
+Guarantees: everything from feeds is escaped (``html.escape``; links only http(s));
+a message never exceeds Telegram's 4096 characters, counted as Telegram counts them —
+in UTF-16 code units (an emoji outside the BMP is two). We bound the *markup*, which is
+never shorter than the visible text Telegram measures, so the bound is safe.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from bot.types import Alert
+
+TELEGRAM_LIMIT = 4096
+SUMMARY_SENTENCES = 3
+SUMMARY_MAX_CHARS = 600  # about three news sentences; keeps alerts readable on a phone
+TITLE_MAX_CHARS = 300
+
+_MONTHS = {
+    "fr": [
+        "janv.",
+        "févr.",
+        "mars",
+        "avr.",
+        "mai",
+        "juin",
+        "juil.",
+        "août",
+        "sept.",
+        "oct.",
+        "nov.",
+        "déc.",
+    ],
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+}
+_LABELS = {
+    "fr": {"terms": "termes", "also": "Aussi rapporté par"},
+    "en": {"terms": "terms", "also": "Also reported by"},
+}
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def safe_href(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"»”’)]*\s+(?=[\"«“(]?[A-ZÀ-ÖØ-Þ0-9])")
+
+
+def summarise(
+    text: str, *, sentences: int = SUMMARY_SENTENCES, max_chars: int = SUMMARY_MAX_CHARS
+) -> str:
+    """The first 1–3 sentences of ``text``, cut at a sentence boundary when possible."""
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    parts = _SENTENCE_END.split(text)
+    summary = ""
+    for part in parts[:sentences]:
+        candidate = f"{summary} {part}".strip()
+        if len(candidate) > max_chars:
+            break
+        summary = candidate
+    if not summary:  # one very long first sentence: cut at a word boundary
+        cut = text[:max_chars].rsplit(" ", 1)[0]
+        summary = cut.rstrip(",;:") + "…"
+    return summary
+
+
+def format_date(when: datetime, language: str) -> str:
+    months = _MONTHS.get(language, _MONTHS["en"])
+    if language == "fr":
+        return f"{when.day} {months[when.month - 1]} {when.year}"
+    return f"{when.day} {months[when.month - 1]} {when.year}"
+
+
+def truncate_utf16(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` UTF-16 units without splitting a character."""
+    if utf16_len(text) <= limit:
+        return text
+    out: list[str] = []
+    used = 0
+    for char in text:
+        size = 2 if ord(char) > 0xFFFF else 1
+        if used + size > limit - 1:
+            break
+        out.append(char)
+        used += size
+    return "".join(out) + "…"
+
+
+def render_alert(alert: Alert, *, plain: bool = False) -> str:
+    """One alert message: source and date, linked title, summary, topics and terms.
+
+    ``plain`` renders the same content without markup (the retry after a rejected
+    HTML message).
+    """
+    labels = _LABELS.get(alert.language, _LABELS["en"])
+    title = truncate_utf16(" ".join(alert.title.split()), TITLE_MAX_CHARS)
+    header = f"{alert.source} · {format_date(alert.published, alert.language)}"
+    tags = " ".join(f"#{slug}" for slug in alert.topics)
+    terms = ", ".join(alert.terms[:8])
+    also = ", ".join(alert.also_reported_by[:8])
+    href = safe_href(alert.link)
+
+    def build(summary: str) -> str:
+        if plain:
+            lines = [header, title]
+            if href:
+                lines.append(href)
+        else:
+            title_html = f"<b>{escape(title)}</b>"
+            if href:
+                title_html = f'<a href="{escape(href)}">{title_html}</a>'
+            lines = [f"📰 <i>{escape(header)}</i>", title_html]
+        if summary:
+            lines.append("")
+            lines.append(summary if plain else escape(summary))
+        footer = tags
+        if terms:
+            footer += f" · {labels['terms']}: " + (terms if plain else f"<i>{escape(terms)}</i>")
+        lines.append("")
+        lines.append(footer.strip())
+        if also:
+            lines.append(f"{labels['also']}: {also if plain else escape(also)}")
+        return "\n".join(lines)
+
+    summary = summarise(alert.summary)
+    message = build(summary)
+    while utf16_len(message) > TELEGRAM_LIMIT and summary:
+        # Shrink the summary first: the title, link and topics are the alert.
+        summary = truncate_utf16(
+            summary, max(0, utf16_len(summary) - (utf16_len(message) - TELEGRAM_LIMIT) - 16)
+        )
+        if utf16_len(summary) < 20:
+            summary = ""
+        message = build(summary)
+    return message
+
+
+def render_item_line(
+    title: str,
+    link: str | None,
+    source: str,
+    published: datetime,
+    topics: tuple[str, ...],
+    language: str,
+) -> str:
+    """One line of a list (/latest, /search, digests): linked title, source, date, tags."""
+    title_html = escape(truncate_utf16(" ".join(title.split()), TITLE_MAX_CHARS))
+    href = safe_href(link)
+    if href:
+        title_html = f'<a href="{escape(href)}">{title_html}</a>'
+    tags = " ".join(f"#{slug}" for slug in topics)
+    meta = f"{escape(' '.join(source.split())[:80])}, {format_date(published, language)}"
+    return f"• {title_html} — <i>{meta}</i>" + (f" {tags}" if tags else "")
+
+
+def split_messages(header: str, lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Pack ``lines`` under ``header`` into as few messages as fit, never splitting a line
+    (a line longer than a message alone is cut, which render_item_line never produces)."""
+    messages: list[str] = []
+    current = header
+    for line in lines:
+        line = truncate_utf16(line, limit - 2) if utf16_len(line) > limit - 2 else line
+        candidate = f"{current}\n{line}" if current else line
+        if utf16_len(candidate) > limit:
+            messages.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        messages.append(current)
+    return messages
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_console(text: str) -> str:
+    """The visible text of our own Telegram HTML (console mode, previews)."""
+    return html.unescape(_TAG.sub("", text))

@@ -1,0 +1,37 @@
+"""The stored rules as a matcher: lexicon and topics read from the store, compiled once.
+
+Used by the pipeline (every poll), the CLI (``rules test``, ``feeds check``, …) and the
+bot's ``/search``. Compiling the nine seeded topics takes milliseconds.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from bot.match import Lexicon, Matcher, compile_rules
+from bot.types import TopicRule
+from store import topics
+from store.db import transaction
+
+
+def stored_lexicon(engine: Engine) -> Lexicon:
+    with transaction(engine) as session:
+        return Lexicon.from_mapping(topics.load_lexicon(session) or {})
+
+
+def stored_matcher(engine: Engine, *, include_disabled: bool = False) -> Matcher:
+    """Every enabled topic (or every topic) of the store, with the stored lexicon."""
+    with transaction(engine) as session:
+        rows = topics.list_topics(session, enabled_only=not include_disabled)
+        rules = [TopicRule(slug=t.slug, query=t.query, name=t.name) for t in rows]
+        lexicon = Lexicon.from_mapping(topics.load_lexicon(session) or {})
+    return compile_rules(rules, lexicon)
+
+
+def query_matcher(engine: Engine, query: str, *, gate: bool = True) -> Matcher:
+    """One ad-hoc query (backtests, searches); ``gate=False`` drops the Mali–China gate,
+    for searching stored items freely. Raises RuleSyntaxError with the column."""
+    lexicon = stored_lexicon(engine)
+    if not gate:
+        lexicon = Lexicon(aliases=lexicon.aliases)
+    return compile_rules([TopicRule(slug="query", query=query, name=query)], lexicon)

@@ -1,0 +1,218 @@
+"""Settings: the only module that reads the environment.
+
+Sources, strongest first: the process environment, a ``.env`` file in the working
+directory, the TOML file named by ``MCWATCH_CONFIG``. A TOML file may spell a key as in
+the environment (``MCWATCH_POLL_INTERVAL = 600``) or short (``poll_interval = 600``).
+Every value is validated here, once, with a message that names the setting; nothing
+below the entry points looks at ``os.environ``.
+
+The Telegram token is kept in a ``Secret`` whose ``repr``/``str`` never show it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from bot.errors import SettingsError
+
+PREFIX = "MCWATCH_"
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+
+
+class Secret:
+    """A string that refuses to be printed (token in logs, tracebacks, reprs)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///data/mcwatch.db"
+    telegram_token: Secret | None = None
+    telegram_api_url: str = DEFAULT_API_URL
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+    poll_interval: int = 900
+    timezone: str = "Africa/Bamako"
+    digest_time: time = time(7, 30)
+    log_level: str = "INFO"
+    # Feeds fetched at once overall (2 per host at most). Generous on purpose: a slow or
+    # hostile feed holds its slot up to the 20 s timeout and must not starve the others.
+    fetch_concurrency: int = 32
+
+    @property
+    def console_mode(self) -> bool:
+        """No token: alerts and digests are printed instead of sent."""
+        return self.telegram_token is None
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_hhmm(value: str, name: str) -> time:
+    """``'07:30'`` → ``time(7, 30)``; anything else is a SettingsError naming ``name``."""
+    match = _HHMM.match(value.strip())
+    if not match:
+        raise SettingsError(f"{name} must be HH:MM, got {value!r}")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_timezone(value: str, name: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{name} must be an IANA timezone such as Africa/Bamako, got {value!r}"
+        ) from None
+    return value.strip()
+
+
+def _parse_int(value: str, name: str, *, minimum: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _parse_admin_ids(value: str, name: str) -> frozenset[int]:
+    ids: set[int] = set()
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not re.fullmatch(r"-?\d+", part):
+            raise SettingsError(f"{name} must be comma-separated Telegram user ids, got {part!r}")
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def _parse_database_url(value: str, name: str) -> str:
+    value = value.strip()
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+        raise SettingsError(
+            f"{name} must be an SQLAlchemy URL starting with sqlite:// or "
+            f"postgresql+psycopg://, got {value.split('://')[0]!r}://…"
+        )
+    if value.startswith("postgresql://"):
+        # SQLAlchemy's bare postgresql:// means psycopg2, which we do not ship.
+        value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+    return value
+
+
+def _parse_api_url(value: str, name: str) -> str:
+    value = value.strip()
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _read_toml(path_text: str, cwd: Path) -> dict[str, str]:
+    path = Path(path_text)
+    if not path.is_absolute():
+        path = cwd / path
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"MCWATCH_CONFIG names {str(path)!r}, which does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"MCWATCH_CONFIG file {str(path)!r} is not valid TOML: {exc}") from None
+    section = data.get("mcwatch", data)
+    flat: dict[str, str] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            continue
+        full = key.upper() if key.upper().startswith(PREFIX) else PREFIX + key.upper()
+        if isinstance(value, list):
+            flat[full] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            flat[full] = "true" if value else "false"
+        else:
+            flat[full] = str(value)
+    return flat
+
+
+def gather(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """Merge the three sources into one flat ``MCWATCH_*`` mapping (environment wins)."""
+    merged: dict[str, str] = {}
+    config_path = environ.get(PREFIX + "CONFIG")
+    dotenv_path = cwd / ".env"
+    dotenv: dict[str, str] = {}
+    if dotenv_path.is_file():
+        dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+        config_path = config_path or dotenv.get(PREFIX + "CONFIG")
+    if config_path:
+        merged.update(_read_toml(config_path, cwd))
+    merged.update({k: v for k, v in dotenv.items() if k.startswith(PREFIX)})
+    merged.update({k: v for k, v in environ.items() if k.startswith(PREFIX)})
+    return merged
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Read and validate every setting. Raises SettingsError naming the first bad one."""
+    raw = gather(os.environ if environ is None else environ, cwd or Path.cwd())
+
+    def get(key: str) -> str | None:
+        value = raw.get(PREFIX + key)
+        return value if value is not None and value.strip() != "" else None
+
+    values: dict[str, object] = {}
+    if (v := get("DATABASE_URL")) is not None:
+        values["database_url"] = _parse_database_url(v, "MCWATCH_DATABASE_URL")
+    if (v := get("TELEGRAM_TOKEN")) is not None:
+        token = v.strip()
+        # Bot tokens are "<bot id>:<35 url-safe chars>"; we check the shape only and
+        # never echo the value back.
+        if not re.fullmatch(r"\d+:[\w-]+", token):
+            raise SettingsError(
+                "MCWATCH_TELEGRAM_TOKEN does not look like a bot token (<digits>:<letters>)"
+            )
+        values["telegram_token"] = Secret(token)
+    if (v := get("TELEGRAM_API_URL")) is not None:
+        values["telegram_api_url"] = _parse_api_url(v, "MCWATCH_TELEGRAM_API_URL")
+    if (v := get("ADMIN_IDS")) is not None:
+        values["admin_ids"] = _parse_admin_ids(v, "MCWATCH_ADMIN_IDS")
+    if (v := get("POLL_INTERVAL")) is not None:
+        values["poll_interval"] = _parse_int(v, "MCWATCH_POLL_INTERVAL", minimum=60)
+    if (v := get("TIMEZONE")) is not None:
+        values["timezone"] = parse_timezone(v, "MCWATCH_TIMEZONE")
+    if (v := get("DIGEST_TIME")) is not None:
+        values["digest_time"] = parse_hhmm(v, "MCWATCH_DIGEST_TIME")
+    if (v := get("FETCH_CONCURRENCY")) is not None:
+        values["fetch_concurrency"] = _parse_int(v, "MCWATCH_FETCH_CONCURRENCY", minimum=1)
+    if (v := get("LOG_LEVEL")) is not None:
+        level = v.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise SettingsError(
+                f"MCWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {v!r}"
+            )
+        values["log_level"] = level
+    return Settings(**values)  # type: ignore[arg-type]

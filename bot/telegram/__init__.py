@@ -1,0 +1,1 @@
+"""The Telegram side: application (handlers), senders, i18n."""

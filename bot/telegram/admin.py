@@ -1,0 +1,137 @@
+"""Admin commands (user id in MCWATCH_ADMIN_IDS) and the bot's own group membership.
+
+A non-admin gets one polite refusal and no detail.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+from telegram import ChatMemberUpdated, Update
+from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.ext import ContextTypes
+
+from bot.render import split_messages
+from bot.telegram.commands import _language, deps_of, is_admin, reply
+from bot.telegram.i18n import t
+from store import deliveries, feeds, items, subscribers
+from store.db import transaction
+from store.models import Feed
+
+
+async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    deps = deps_of(context)
+    if is_admin(update, deps):
+        return False
+    await reply(update, t(_language(update, deps), "admin_only"))
+    return True
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if await _refuse(update, context):
+        return
+    deps = deps_of(context)
+    language = _language(update, deps)
+    day_start = deps.clock.now() - timedelta(hours=24)
+    with transaction(deps.engine) as session:
+        counts = subscribers.count_subscribers(session)
+        today = items.count_since(session, day_start)
+        per_topic = items.count_by_topic_since(session, day_start)
+        queue = deliveries.queue_depth(session)
+        failing = len(feeds.failing_feeds(session))
+    topics_text = ", ".join(
+        f"#{slug} {n}" for slug, n in sorted(per_topic.items(), key=lambda kv: -kv[1])
+    ) or t(language, "none")
+    await reply(
+        update,
+        t(
+            language,
+            "stats",
+            items_today=today,
+            per_topic=topics_text,
+            queue=queue,
+            failing=failing,
+            **counts,
+        ),
+    )
+
+
+async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if await _refuse(update, context):
+        return
+    deps = deps_of(context)
+    language = _language(update, deps)
+    with transaction(deps.engine) as session:
+        rows = feeds.list_feeds(session)
+    lines = [
+        f"{'✅' if f.enabled and not f.failures else '⚠️' if f.enabled else '⏸'} "
+        f"<code>{f.id}</code> {html.escape(f.name[:60])} ({f.language or '?'})"
+        for f in rows
+    ]
+    for message in split_messages(t(language, "feeds_header", count=len(rows)), lines):
+        await reply(update, message)
+
+
+async def health(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if await _refuse(update, context):
+        return
+    deps = deps_of(context)
+    language = _language(update, deps)
+    with transaction(deps.engine) as session:
+        every = feeds.list_feeds(session)
+        failing = feeds.failing_feeds(session)
+    if not failing:
+        await reply(update, t(language, "health_all_ok", count=len(every)))
+        return
+    lines = [_health_line(f) for f in failing]
+    header = t(language, "health_header", failing=len(failing), count=len(every))
+    for message in split_messages(header, lines):
+        await reply(update, message)
+
+
+def _health_line(feed: Feed) -> str:
+    line = (
+        f"⚠️ <code>{feed.id}</code> {html.escape(feed.name[:50])} — ×{feed.failures}: "
+        f"{html.escape((feed.last_error or '')[:120])}"
+    )
+    if feed.last_ok:
+        line += f" (ok {feed.last_ok:%Y-%m-%d %H:%M})"
+    return line
+
+
+async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The bot was added to or removed from a group or channel."""
+    change: ChatMemberUpdated | None = update.my_chat_member
+    if change is None or change.chat.type == "private":
+        return
+    deps = deps_of(context)
+    status = change.new_chat_member.status
+    chat = change.chat
+    language = "fr" if (change.from_user.language_code or "").startswith("fr") else "en"
+    with transaction(deps.engine) as session:
+        existing = subscribers.find_subscriber(session, chat.id)
+        if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+            if existing is not None and existing.id is not None:
+                subscribers.deactivate(session, existing.id)
+            return
+        admitted = change.from_user.id in deps.settings.admin_ids
+        if admitted:
+            subscribers.register(
+                session,
+                chat.id,
+                chat_type=chat.type,
+                title=chat.title or str(chat.id),
+                language=language,
+                now=deps.clock.now(),
+            )
+    if status not in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
+        return
+    if admitted:
+        await context.bot.send_message(
+            chat.id, t(language, "group_welcome"), parse_mode=ParseMode.HTML
+        )
+    else:
+        if chat.type != "channel":
+            await context.bot.send_message(chat.id, t(language, "group_refused"))
+        await context.bot.leave_chat(chat.id)

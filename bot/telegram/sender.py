@@ -1,0 +1,140 @@
+"""Senders: the one seam between the outbox and the outside world.
+
+``TelegramSender`` turns python-telegram-bot's errors into mcwatch's delivery errors
+(see ``bot.errors``); ``ConsoleSender`` prints when no token is configured.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, Protocol, TextIO
+
+from telegram import Bot, InputFile, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.errors import MessageRejected, RecipientBlocked, RetryLater
+from bot.render import html_to_console
+from bot.types import SendReceipt
+
+# Backoff for 5xx and timeouts when Telegram gives no Retry-After.
+TRANSIENT_RETRY_SECONDS = 5.0
+
+
+class Sender(Protocol):
+    async def send(
+        self, chat_id: int, text: str, *, html_mode: bool = True, reply_markup: Any = None
+    ) -> SendReceipt: ...
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> None: ...
+
+    async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt: ...
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+_CHAT_GONE = (
+    "chat not found",
+    "user is deactivated",
+    "bot was kicked",
+    "not enough rights to send",
+    "have no rights to send",
+    "chat_write_forbidden",
+)
+
+
+@contextmanager
+def telegram_errors() -> Iterator[None]:
+    """Translate python-telegram-bot's exceptions into mcwatch's delivery errors."""
+    try:
+        yield
+    except RetryAfter as exc:
+        raise RetryLater(str(exc), _seconds(exc.retry_after)) from exc
+    except Forbidden as exc:
+        raise RecipientBlocked(exc.message) from exc
+    except BadRequest as exc:
+        if any(marker in exc.message.lower() for marker in _CHAT_GONE):
+            raise RecipientBlocked(exc.message) from exc
+        raise MessageRejected(exc.message) from exc
+    except NetworkError as exc:  # includes TimedOut and 5xx answers
+        reason = exc.message or type(exc).__name__
+        raise RetryLater(reason, TRANSIENT_RETRY_SECONDS, backoff=True) from exc
+    except TelegramError as exc:
+        raise RetryLater(exc.message, TRANSIENT_RETRY_SECONDS, backoff=True) from exc
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(
+        self, chat_id: int, text: str, *, html_mode: bool = True, reply_markup: Any = None
+    ) -> SendReceipt:
+        with telegram_errors():
+            message = await self.bot.send_message(
+                chat_id=chat_id,
+                text=text,
+                parse_mode=ParseMode.HTML if html_mode else None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=reply_markup,
+            )
+        return SendReceipt(message_id=message.message_id)
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        try:
+            with telegram_errors():
+                await self.bot.edit_message_text(
+                    text,
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+        except MessageRejected as exc:
+            if "message is not modified" not in str(exc):
+                raise
+
+    async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:
+        with telegram_errors():
+            message = await self.bot.send_photo(
+                chat_id=chat_id,
+                photo=InputFile(png, filename="trend.png"),
+                caption=caption or None,
+                parse_mode=ParseMode.HTML,
+            )
+        return SendReceipt(message_id=message.message_id)
+
+
+class ConsoleSender:
+    """Console mode: print each message, framed, to ``stream``."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.count = 0
+
+    def _frame(self, label: str, body: str) -> None:
+        print(f"── {label} " + "─" * max(4, 60 - len(label)), file=self.stream)
+        print(body, file=self.stream)
+        print(file=self.stream, flush=True)
+
+    async def send(
+        self, chat_id: int, text: str, *, html_mode: bool = True, reply_markup: Any = None
+    ) -> SendReceipt:
+        self.count += 1
+        self._frame(f"message to chat {chat_id}", html_to_console(text) if html_mode else text)
+        return SendReceipt(message_id=self.count)
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        self._frame(f"message {message_id} in chat {chat_id} updated", html_to_console(text))
+
+    async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:
+        self.count += 1
+        self._frame(
+            f"chart to chat {chat_id}", f"[PNG, {len(png):,} bytes] " + html_to_console(caption)
+        )
+        return SendReceipt(message_id=self.count)

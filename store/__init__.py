@@ -1,0 +1,1 @@
+"""mcwatch persistence: SQLModel tables, one module per domain, Alembic migrations."""

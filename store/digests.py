@@ -1,0 +1,229 @@
+"""Daily digests: who wants one, what a period holds, and the at-most-once record."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from bot.types import DigestStory
+from store.models import Digest, Item, ItemTopic, Subscriber, Subscription, Topic
+
+
+@dataclass(frozen=True, slots=True)
+class DigestReader:
+    """A subscriber as the digest tick sees them."""
+
+    subscriber_id: int
+    chat_id: int
+    language: str
+    timezone: str | None
+    digest_time: str | None
+    last_digest_at: datetime | None
+    last_local_date: str | None
+
+
+def digest_readers(session: Session, *, chat_id: int | None = None) -> list[DigestReader]:
+    """Active, unpaused subscribers in digest or both mode (or the one chat asked for)."""
+    query = select(Subscriber).where(col(Subscriber.active), col(Subscriber.paused).is_(False))
+    if chat_id is not None:
+        query = select(Subscriber).where(Subscriber.chat_id == chat_id)
+    else:
+        query = query.where(col(Subscriber.mode).in_(("digest", "both")))
+    readers = []
+    for sub in session.exec(query.order_by(col(Subscriber.id))):
+        assert sub.id is not None
+        last = session.exec(
+            select(func.max(Digest.local_date)).where(Digest.subscriber_id == sub.id)
+        ).one()
+        readers.append(
+            DigestReader(
+                sub.id,
+                sub.chat_id,
+                sub.language,
+                sub.timezone,
+                sub.digest_time,
+                sub.last_digest_at,
+                last,
+            )
+        )
+    return readers
+
+
+def queue_digest(
+    session: Session,
+    subscriber_id: int,
+    local_date: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> int | None:
+    """Record a day's digest before it is sent; None if that day's exists (at most once)."""
+    digest = Digest(
+        subscriber_id=subscriber_id,
+        local_date=local_date,
+        period_start=start,
+        period_end=end,
+        status="queued",
+        next_attempt_at=now,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(digest)
+    except IntegrityError:
+        return None
+    return digest.id
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedDigest:
+    digest_id: int
+    subscriber_id: int
+    chat_id: int
+    language: str
+    timezone: str | None
+    local_date: str
+    period_start: datetime
+    period_end: datetime
+    attempts: int
+
+
+def lease_digests(session: Session, now: datetime, *, lease: timedelta) -> list[LeasedDigest]:
+    """Digests due now (queued, or left "sending" by a crash past their lease)."""
+    due = or_(
+        and_(col(Digest.status) == "queued", col(Digest.next_attempt_at) <= now),
+        and_(col(Digest.status) == "sending", col(Digest.leased_until) < now),
+    )
+    rows = session.exec(
+        select(Digest, Subscriber)
+        .join(Subscriber, col(Subscriber.id) == col(Digest.subscriber_id))
+        .where(due, col(Subscriber.active))
+        .order_by(col(Digest.id))
+        .with_for_update(skip_locked=True, of=Digest)
+    ).all()
+    leased = []
+    for digest, sub in rows:
+        assert digest.id is not None and digest.period_start and digest.period_end
+        digest.status, digest.leased_until = "sending", now + lease
+        digest.attempts += 1
+        session.add(digest)
+        leased.append(
+            LeasedDigest(
+                digest.id,
+                digest.subscriber_id,
+                sub.chat_id,
+                sub.language,
+                sub.timezone,
+                digest.local_date,
+                digest.period_start,
+                digest.period_end,
+                digest.attempts,
+            )
+        )
+    session.flush()
+    return leased
+
+
+def close_digest(
+    session: Session,
+    digest_id: int,
+    now: datetime,
+    *,
+    status: str,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """sent | empty (nothing to say) | queued again (retry_at) | failed (with the reason)."""
+    digest = session.get(Digest, digest_id)
+    if digest is None:
+        return
+    digest.status, digest.last_error, digest.leased_until = status, error, None
+    if retry_at is not None:
+        digest.next_attempt_at = retry_at
+    if status in ("sent", "empty"):
+        digest.sent_at = now
+        subscriber = session.get(Subscriber, digest.subscriber_id)
+        if subscriber is not None:
+            subscriber.last_digest_at = digest.period_end
+            session.add(subscriber)
+    session.add(digest)
+
+
+def stories_between(
+    session: Session, subscriber_id: int | None, start: datetime, end: datetime
+) -> list[DigestStory]:
+    """Stories with items that arrived in [start, end) in the subscriber's topics
+    (every topic when ``subscriber_id`` is None), one entry per story."""
+    topic_rows = session.exec(select(Topic.id, Topic.slug, Topic.position)).all()
+    position = {tid: pos for tid, _, pos in topic_rows}
+    slug_of = {tid: slug for tid, slug, _ in topic_rows}
+    query = (
+        select(Item, ItemTopic.topic_id)
+        .join(ItemTopic, col(ItemTopic.item_id) == col(Item.id))
+        .where(col(Item.fetched_at) >= start, col(Item.fetched_at) < end)
+    )
+    if subscriber_id is not None:
+        query = query.where(
+            col(ItemTopic.topic_id).in_(
+                select(Subscription.topic_id).where(Subscription.subscriber_id == subscriber_id)
+            )
+        )
+    first: dict[int, Item] = {}
+    topics: dict[int, set[int]] = defaultdict(set)
+    for item, topic_id in session.exec(query.order_by(col(Item.published), col(Item.id))):
+        key = item.story_id or -(item.id or 0)
+        first.setdefault(key, item)
+        topics[key].add(topic_id)
+    stories = []
+    for key, item in first.items():
+        assert item.published is not None
+        sources = 1
+        if item.story_id is not None:
+            sources = (
+                len(set(session.exec(select(Item.source).where(Item.story_id == item.story_id))))
+                or 1
+            )
+        primary = min(topics[key], key=lambda tid: position.get(tid, 0))
+        stories.append(
+            DigestStory(
+                story_id=key,
+                title=item.title,
+                link=item.link,
+                source=item.source,
+                sources=sources,
+                topic=slug_of.get(primary, "?"),
+                published=item.published,
+            )
+        )
+    return stories
+
+
+def daily_story_counts(
+    session: Session, days: Sequence[date], zone: ZoneInfo
+) -> dict[str, list[int]]:
+    """Stories per topic per local day (``days`` in order) for the trend chart."""
+    if not days:
+        return {}
+    start = datetime.combine(days[0], time(), tzinfo=zone).astimezone(UTC)
+    rows = session.exec(
+        select(Item.published, Item.story_id, Topic.slug)
+        .join(ItemTopic, col(ItemTopic.item_id) == col(Item.id))
+        .join(Topic, col(Topic.id) == col(ItemTopic.topic_id))
+        .where(col(Item.published) >= start)
+    ).all()
+    index = {day: i for i, day in enumerate(days)}
+    seen: set[tuple[str, int, date]] = set()
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
+    for published, story_id, slug in rows:
+        day = published.astimezone(zone).date()
+        if day in index and (slug, story_id or 0, day) not in seen:
+            seen.add((slug, story_id or 0, day))
+            counts[slug][index[day]] += 1
+    return dict(counts)

@@ -1,0 +1,209 @@
+"""Tables. Times are stored as naive UTC and returned timezone-aware (``UTCDateTime``),
+so SQLite and PostgreSQL behave the same.
+
+Identity rules the guarantees rest on:
+- ``items``: unique (feed_id, identity) — an item seen again is ignored.
+- ``deliveries``: unique (subscriber_id, story_id, kind) — a story reaches a subscriber
+  at most once per kind, even across restarts and crashes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use the clock's aware time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _dt(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Feed(SQLModel, table=True):
+    __tablename__ = "feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    name: str = ""
+    language: str | None = None
+    enabled: bool = True
+    interval: int | None = None  # seconds; None → MCWATCH_POLL_INTERVAL
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: datetime | None = _dt()
+    last_ok: datetime | None = _dt()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    failures: int = 0
+    next_poll_at: datetime | None = _dt(index=True)
+    created_at: datetime | None = _dt()
+
+
+class Topic(SQLModel, table=True):
+    __tablename__ = "topics"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True)
+    name: str = ""
+    description: str = ""
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    enabled: bool = True
+    position: int = 0
+
+
+class Meta(SQLModel, table=True):
+    """Small documents keyed by name: the lexicon (alias sets + gate), bot offsets."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Story(SQLModel, table=True):
+    """One event, however many outlets report it (``cluster_id`` in the CLI's JSON)."""
+
+    __tablename__ = "stories"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime | None = _dt(index=True)
+
+
+class Item(SQLModel, table=True):
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("feed_id", "identity", name="uq_items_feed_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int | None = Field(
+        default=None, sa_column=Column(ForeignKey("feeds.id", ondelete="SET NULL"), index=True)
+    )
+    identity: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = ""  # the feed's name when the item arrived (survives feed removal)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    link: str | None = Field(default=None, sa_column=Column(Text))
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False))
+    author: str | None = None
+    language: str = "other"
+    published: datetime | None = _dt(nullable=False, index=True)
+    fetched_at: datetime | None = _dt(nullable=False)
+    story_id: int | None = Field(
+        default=None, sa_column=Column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    )
+
+
+class ItemTopic(SQLModel, table=True):
+    """Why an item belongs to a topic: the matched terms and the linking sentence."""
+
+    __tablename__ = "item_topics"
+
+    item_id: int = Field(
+        sa_column=Column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    )
+    topic_id: int = Field(
+        sa_column=Column(ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    terms: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class Subscriber(SQLModel, table=True):
+    """A Telegram chat that receives alerts: a private user, a group or a channel."""
+
+    __tablename__ = "subscribers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    chat_type: str = "private"
+    title: str = ""  # user's name or group title, for admin listings
+    language: str = "fr"  # interface language
+    mode: str = "instant"  # instant | digest | both
+    active: bool = True  # False once the user blocked the bot
+    paused: bool = False
+    timezone: str | None = None  # None → MCWATCH_TIMEZONE
+    digest_time: str | None = None  # "HH:MM"; None → MCWATCH_DIGEST_TIME
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    last_digest_at: datetime | None = _dt()
+    created_at: datetime | None = _dt()
+
+
+class Subscription(SQLModel, table=True):
+    __tablename__ = "subscriptions"
+
+    subscriber_id: int = Field(
+        sa_column=Column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    )
+    topic_id: int = Field(
+        sa_column=Column(ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class Delivery(SQLModel, table=True):
+    """A message owed to a subscriber. Written before sending; the outbox drains it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "story_id", "kind", name="uq_deliveries_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False)
+    )
+    story_id: int = Field(
+        sa_column=Column(ForeignKey("stories.id", ondelete="CASCADE"), nullable=False)
+    )
+    item_id: int = Field(
+        sa_column=Column(ForeignKey("items.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = "alert"
+    status: str = Field(default="queued", index=True)  # queued | sending | sent | failed
+    topics: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON slugs
+    attempts: int = 0
+    next_attempt_at: datetime | None = _dt(index=True)
+    leased_until: datetime | None = _dt()
+    sent_at: datetime | None = _dt()
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # A later source joined the story after this alert was sent: edit the message to add
+    # "also reported by …" (instead of sending the story again).
+    edit_pending: bool = Field(default=False, index=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime | None = _dt()
+
+
+class Digest(SQLModel, table=True):
+    """One daily digest of one subscriber: written before sending, at most one a day."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("subscriber_id", "local_date", name="uq_digests_daily"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False)
+    )
+    local_date: str  # YYYY-MM-DD in the subscriber's timezone
+    period_start: datetime | None = _dt(nullable=False)
+    period_end: datetime | None = _dt(nullable=False)
+    status: str = Field(default="queued", index=True)  # queued | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime | None = _dt()
+    leased_until: datetime | None = _dt()
+    sent_at: datetime | None = _dt()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime | None = _dt()

@@ -1,0 +1,156 @@
+"""The CLI through its real interface (Typer's runner), on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def command_paths() -> list[tuple[str, ...]]:
+    root = typer.main.get_command(app)
+    paths: list[tuple[str, ...]] = []
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        paths.append(path)
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                walk(sub, (*path, name))
+
+    walk(root, ())
+    return paths
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for key in ("MCWATCH_DATABASE_URL", "MCWATCH_TELEGRAM_TOKEN", "MCWATCH_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MCWATCH_LOG_LEVEL", "WARNING")
+    return tmp_path
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "mcwatch")
+def test_every_command_explains_itself(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    help_lines = [line for line in result.output.splitlines()[2:] if line.strip()]
+    assert help_lines, f"no help text for {' '.join(path)}"
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    leaves = [p for p in command_paths() if p]
+    missing = [
+        " ".join(p)
+        for p in leaves
+        if f"mcwatch {' '.join(p)}" not in readme
+        and not (len(p) == 2 and f"mcwatch {p[0]} " in readme and p[1] in readme)
+    ]
+    assert missing == []
+
+
+def test_bad_option_is_usage_error() -> None:
+    result = CliRunner().invoke(app, ["poll", "--bogus"])
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+
+
+def test_bad_setting_is_one_line_and_exit_2(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCWATCH_DIGEST_TIME", "7h")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "feeds", "list"],
+        cwd=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "mcwatch: MCWATCH_DIGEST_TIME must be HH:MM, got '7h'"
+    assert "Traceback" not in result.stderr
+
+
+def test_feeds_add_list_disable_remove(env: Path) -> None:
+    runner = CliRunner()
+    added = runner.invoke(
+        app,
+        [
+            "feeds",
+            "add",
+            "https://news.example.org/rss",
+            "--name",
+            "Example",
+            "--lang",
+            "fr",
+            "--interval",
+            "600",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(app, ["feeds", "list", "--json"]).stdout)
+    ours = [f for f in listed if f["url"] == "https://news.example.org/rss"]
+    assert len(ours) == 1
+    assert set(ours[0]) >= {"id", "url", "name", "enabled", "last_ok", "last_error", "failures"}
+    feed_id = ours[0]["id"]
+    duplicate = runner.invoke(app, ["feeds", "add", "https://news.example.org/rss"])
+    assert duplicate.exit_code == 1
+    assert "mcwatch: error: feed already watched" in duplicate.output
+    assert runner.invoke(app, ["feeds", "disable", str(feed_id)]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["feeds", "list", "--json"]).stdout)
+    assert [f["enabled"] for f in listed if f["id"] == feed_id] == [False]
+    assert runner.invoke(app, ["feeds", "remove", str(feed_id)]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["feeds", "list", "--json"]).stdout)
+    assert all(f["id"] != feed_id for f in listed)
+
+
+def test_feeds_add_refuses_a_non_url(env: Path) -> None:
+    result = CliRunner().invoke(app, ["feeds", "add", "not a url"])
+    assert result.exit_code == 2
+    assert "not an http(s) URL" in result.output
+
+
+def test_first_start_seeds_topics_once(env: Path) -> None:
+    runner = CliRunner()
+    topics = json.loads(runner.invoke(app, ["topics", "list", "--json"]).stdout)
+    assert [t["slug"] for t in topics] == [
+        "security",
+        "defense",
+        "diplomacy",
+        "infrastructure",
+        "mining",
+        "energy",
+        "agriculture",
+        "health",
+        "finance",
+    ]
+    feeds_before = json.loads(runner.invoke(app, ["feeds", "list", "--json"]).stdout)
+    assert feeds_before, "seeded feeds are loaded on first start"
+    reseed = runner.invoke(app, ["db", "seed"])
+    assert reseed.exit_code == 0 and "feeds added: 0" in reseed.output
+    assert json.loads(runner.invoke(app, ["feeds", "list", "--json"]).stdout) == feeds_before
+    assert (env / "data" / "mcwatch.db").exists()
+
+
+def test_items_list_json_is_empty_list_on_a_new_database(env: Path) -> None:
+    result = CliRunner().invoke(app, ["items", "list", "--json", "--since", "30d"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+
+
+def test_items_list_rejects_a_bad_duration(env: Path) -> None:
+    result = CliRunner().invoke(app, ["items", "list", "--since", "lately"])
+    assert result.exit_code == 2
+    assert "30m, 12h, 7d or 2w" in result.output

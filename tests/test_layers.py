@@ -1,0 +1,79 @@
+"""The pure core stays pure: no database, network, Telegram or environment access."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PURE = [
+    "bot/parse.py",
+    "bot/normalize.py",
+    "bot/schedule.py",
+    "bot/notify.py",
+    "bot/render.py",
+    "bot/digest.py",
+    "bot/types.py",
+    "bot/errors.py",
+    "bot/pacing.py",
+    "bot/dedupe.py",
+    "bot/opml.py",
+]
+PURE += [str(p.relative_to(ROOT)) for p in sorted((ROOT / "bot" / "match").glob("*.py"))]
+ENV_ACCESS = re.compile(r"os\.environ|getenv\(|os\.putenv")
+FORBIDDEN = ("store", "httpx", "telegram", "sqlalchemy", "sqlmodel", "os", "apscheduler")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_module_imports_nothing_of_the_world(module: str) -> None:
+    assert not imported_modules(ROOT / module) & set(FORBIDDEN)
+
+
+def test_only_settings_reads_the_environment() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("bot", "store")
+        for path in (ROOT / folder).rglob("*.py")
+        if ENV_ACCESS.search(path.read_text(encoding="utf-8")) and path.name != "settings.py"
+    ]
+    assert offenders == []
+
+
+def sql_names(path: Path) -> set[str]:
+    """Names imported from SQLAlchemy/SQLModel, other than the Engine/Session handles."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+            "sqlalchemy",
+            "sqlmodel",
+        ):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(
+                a.name for a in node.names if a.name.split(".")[0] in ("sqlalchemy", "sqlmodel")
+            )
+    return names - {"Engine", "Session"}
+
+
+def test_sql_lives_in_store() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sql_names(path)
+        for path in (ROOT / "bot").rglob("*.py")
+        if sql_names(path)
+    }
+    assert offenders == {}

@@ -1,0 +1,39 @@
+"""Pacing decisions, driven by a fake monotonic time (no sleeping)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.pacing import Limits, Pacer
+
+
+def test_private_chat_gets_one_message_per_second() -> None:
+    pacer = Pacer()
+    pacer.book(1, at=10.0)
+    assert pacer.delay(1, at=10.2) == pytest.approx(0.8)
+    assert pacer.delay(2, at=10.2) == 0  # another chat is not held up
+    assert pacer.delay(1, at=11.0) == 0
+
+
+def test_group_gets_twenty_per_minute() -> None:
+    pacer = Pacer()
+    for n in range(20):
+        pacer.book(-100, at=float(n))
+    assert pacer.delay(-100, at=20.0) == pytest.approx(40.0)  # first slot frees at 60 s
+    assert pacer.delay(-100, at=60.0) == 0
+
+
+def test_overall_thirty_per_second() -> None:
+    pacer = Pacer(limits=Limits())
+    for chat in range(30):
+        pacer.book(chat, at=5.0 + chat / 100)
+    assert pacer.delay(999, at=5.5) == pytest.approx(0.5)
+
+
+def test_retry_after_holds_one_chat_or_everyone() -> None:
+    clock = [100.0]
+    pacer = Pacer(now=lambda: clock[0])
+    pacer.hold(1, 7)
+    assert pacer.delay(1, at=100.0) == 7 and pacer.delay(2, at=100.0) == 0
+    pacer.hold(None, 3)
+    assert pacer.delay(2, at=100.0) == 3

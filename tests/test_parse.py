@@ -1,0 +1,77 @@
+"""parse_feed on bytes: real feeds, hostile bodies, encodings."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from bot.errors import ParseError
+from bot.parse import neutralise, parse_feed
+
+RSS = """<?xml version="1.0" encoding="{enc}"?>
+<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>
+<title>Actu</title><language>fr</language><ttl>60</ttl>
+<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>
+<item><title>{title}</title><link>https://example.org/a</link><guid>a-1</guid>
+<pubDate>Mon, 23 Feb 2026 10:00:00 +0100</pubDate>
+<description>&lt;p&gt;Texte&lt;/p&gt;</description></item>
+<item><title>Sans date ni guid</title><link>https://example.org/b</link></item>
+</channel></rss>"""
+
+
+def test_rss_fields_dates_and_hints() -> None:
+    feed = parse_feed(RSS.format(enc="utf-8", title="Bamako et Pékin").encode())
+    assert feed.title == "Actu" and feed.language == "fr"
+    assert feed.ttl_minutes == 60 and feed.update_period_seconds == 1800
+    first, second = feed.entries
+    assert first.guid == "a-1" and first.title == "Bamako et Pékin"
+    assert (
+        first.published is not None and first.published.isoformat() == "2026-02-23T09:00:00+00:00"
+    )
+    assert second.guid is None and second.published is None
+
+
+def test_iso_8859_1_declared_and_encoded() -> None:
+    body = RSS.format(enc="ISO-8859-1", title="Sécurité à Bamako").encode("latin-1")
+    assert parse_feed(body).entries[0].title == "Sécurité à Bamako"
+
+
+def test_misdeclared_encoding_still_yields_entries() -> None:
+    # Declared UTF-8, actually Latin-1: feedparser falls back rather than failing.
+    body = RSS.format(enc="utf-8", title="Sécurité à Bamako").encode("latin-1")
+    feed = parse_feed(body)
+    assert len(feed.entries) == 2
+    assert "Bamako" in feed.entries[0].title
+
+
+def test_an_html_page_is_not_a_feed() -> None:
+    with pytest.raises(ParseError, match="HTML page"):
+        parse_feed(b"<!DOCTYPE html><html><head><title>Accueil</title></head><body>x</body></html>")
+
+
+def test_garbage_is_not_a_feed() -> None:
+    with pytest.raises(ParseError, match="not a feed"):
+        parse_feed(b"\x00\x01binary junk")
+    with pytest.raises(ParseError, match="empty"):
+        parse_feed(b"   ")
+
+
+def test_entity_bomb_is_defused() -> None:
+    # Expat refuses the amplification, and feedparser's loose fallback parser then
+    # expands it: 10 KB used 10,000 times = 100 MB of summary and ~300 MB of memory.
+    chunk = "A" * 10_000
+    uses = "&big;" * 10_000
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE feed [\n<!ENTITY big "{chunk}">\n]>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        f"<entry><title>x &big;</title><id>1</id><summary>{uses}</summary></entry></feed>"
+    ).encode()
+    assert b"<!ENTITY" not in neutralise(body)
+    tracemalloc.start()
+    feed = parse_feed(body)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(feed.entries) == 1
+    assert len(feed.entries[0].summary_html) < 1_000_000
+    assert peak < 50 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"

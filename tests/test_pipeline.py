@@ -1,0 +1,121 @@
+"""poll → store → queue through a real database and a loopback feed server."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from bot.clock import FixedClock
+from bot.pipeline import PollOutcome, poll
+from store import deliveries, feeds, items
+from store.db import transaction
+from tests.support.builders import add_feed, add_subscriber, deps_for, seeded
+
+POSITIVE = """<item><guid>{guid}</guid><title>{title}</title><link>https://example.org/{guid}</link>
+<description>L'ambassadeur de Chine et le ministre malien de la Sécurité ont parlé à Bamako
+de la protection des ressortissants chinois.</description></item>"""
+NEGATIVE = """<item><guid>n1</guid><title>Une machine à coudre primée à Ségou</title>
+<description>Un artisan de Ségou remporte un prix.</description></item>"""
+
+
+def rss(*items_xml: str, enc: str = "utf-8") -> str:
+    return (
+        f'<?xml version="1.0" encoding="{enc}"?><rss version="2.0"><channel>'
+        f"<title>Le Sahel</title><language>fr</language>{''.join(items_xml)}</channel></rss>"
+    )
+
+
+def run_poll(engine: Engine, clock: FixedClock, **kwargs: object) -> list[PollOutcome]:
+    async def go() -> list[PollOutcome]:
+        async with deps_for(engine, clock) as deps:
+            return await poll(deps, **kwargs)  # type: ignore[arg-type]
+
+    return asyncio.run(go())
+
+
+def test_same_items_across_polls_are_stored_once(engine: Engine, feed_server) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock()
+    seeded(engine, clock)
+    add_subscriber(engine, 11, clock)
+    body = rss(
+        POSITIVE.format(guid="p1", title="Sécurité : Bamako et Pékin se concertent"), NEGATIVE
+    )
+    feed_server.serve("/f.rss", body.encode())
+    add_feed(engine, feed_server.url("/f.rss"), clock)
+    [first] = run_poll(engine, clock)
+    assert (first.status, first.entries, first.new_items, first.matched, first.queued) == (
+        "ok",
+        2,
+        2,
+        1,
+        1,
+    )
+    [second] = run_poll(engine, clock, include_not_due=True)
+    assert (second.new_items, second.queued) == (0, 0)
+    with transaction(engine) as session:
+        assert items.count_items(session) == 2
+        assert deliveries.queue_depth(session) == 1
+
+
+def test_a_feed_is_not_due_again_before_its_time(engine: Engine, feed_server) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock()
+    seeded(engine, clock)
+    feed_server.serve("/f.rss", rss(NEGATIVE).encode(), etag='"e1"')
+    add_feed(engine, feed_server.url("/f.rss"), clock)
+    assert len(run_poll(engine, clock)) == 1
+    assert run_poll(engine, clock) == []  # nothing due a moment later
+    clock.advance(hours=5)
+    [again] = run_poll(engine, clock)
+    assert again.status == "not-modified"  # validators went back, 304 came back
+
+
+def test_a_bad_feed_becomes_a_health_record_and_the_others_go_on(
+    engine: Engine, feed_server
+) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock()
+    seeded(engine, clock)
+    feed_server.serve("/good.rss", rss(NEGATIVE).encode())
+    feed_server.serve(
+        "/page.html", b"<!DOCTYPE html><html><body>Accueil</body></html>", content_type="text/html"
+    )
+    feed_server.serve("/gone", b"", status=404)
+    good = add_feed(engine, feed_server.url("/good.rss"), clock)
+    page = add_feed(engine, feed_server.url("/page.html"), clock)
+    gone = add_feed(engine, feed_server.url("/gone"), clock)
+    outcomes = {o.feed_id: o for o in run_poll(engine, clock)}
+    assert outcomes[good].status == "ok"
+    assert outcomes[page].error == "an HTML page, not a feed"
+    assert outcomes[gone].error == "HTTP 404 Not Found"
+    with transaction(engine) as session:
+        row = feeds.get_feed(session, gone)
+        assert row.failures == 1 and row.last_error == "HTTP 404 Not Found"
+        assert row.next_poll_at is not None and row.next_poll_at > clock.now()
+    clock.advance(hours=1)
+    run_poll(engine, clock, feed_id=gone)
+    with transaction(engine) as session:
+        row = feeds.get_feed(session, gone)
+        assert row.failures == 2  # backing off, never dropped
+        assert row.next_poll_at is not None
+        assert row.next_poll_at - clock.now() >= timedelta(minutes=29)
+
+
+def test_latin1_items_without_guid_or_date(engine: Engine, feed_server) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock()
+    seeded(engine, clock)
+    body = rss(
+        "<item><title>Sécurité à Bamako : la Chine équipe la police</title>"
+        "<description>Pékin a livré du matériel aux forces maliennes.</description></item>",
+        enc="ISO-8859-1",
+    ).encode("latin-1")
+    feed_server.serve("/latin.rss", body, content_type="application/rss+xml; charset=ISO-8859-1")
+    add_feed(engine, feed_server.url("/latin.rss"), clock)
+    [outcome] = run_poll(engine, clock)
+    assert outcome.new_items == 1
+    with transaction(engine) as session:
+        [item] = items.list_items(session, limit=5)
+    assert item.title == "Sécurité à Bamako : la Chine équipe la police"
+    assert item.published == clock.now()  # no date: the time first seen
+    [again] = run_poll(engine, clock, include_not_due=True)
+    assert again.new_items == 0  # identity from title+date hash is stable

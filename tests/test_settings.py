@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SettingsError
+from bot.settings import Secret, load_settings
+
+TOKEN = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr"
+
+
+def test_defaults_need_no_configuration(tmp_path: Path) -> None:
+    settings = load_settings({}, tmp_path)
+    assert settings.database_url == "sqlite:///data/mcwatch.db"
+    assert settings.console_mode
+    assert settings.poll_interval == 900
+    assert settings.timezone == "Africa/Bamako"
+    assert settings.digest_time == time(7, 30)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("MCWATCH_DIGEST_TIME", "7h", "MCWATCH_DIGEST_TIME must be HH:MM, got '7h'"),
+        ("MCWATCH_DIGEST_TIME", "24:00", "MCWATCH_DIGEST_TIME must be HH:MM"),
+        ("MCWATCH_TIMEZONE", "Mars/Olympus", "MCWATCH_TIMEZONE must be an IANA timezone"),
+        ("MCWATCH_POLL_INTERVAL", "often", "MCWATCH_POLL_INTERVAL must be a whole number"),
+        ("MCWATCH_POLL_INTERVAL", "5", "MCWATCH_POLL_INTERVAL must be at least 60"),
+        ("MCWATCH_ADMIN_IDS", "12,bob", "MCWATCH_ADMIN_IDS must be comma-separated"),
+        ("MCWATCH_LOG_LEVEL", "chatty", "MCWATCH_LOG_LEVEL must be one of"),
+        ("MCWATCH_DATABASE_URL", "mysql://x", "MCWATCH_DATABASE_URL must be an SQLAlchemy URL"),
+        ("MCWATCH_TELEGRAM_API_URL", "ftp://x", "MCWATCH_TELEGRAM_API_URL must be an http(s)"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_a_bad_setting_is_named_in_the_error(
+    tmp_path: Path, key: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings({key: value}, tmp_path)
+
+
+def test_a_malformed_token_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"MCWATCH_TELEGRAM_TOKEN": "secret-but-wrong"}, tmp_path)
+    assert "secret-but-wrong" not in str(caught.value)
+
+
+def test_the_token_never_shows_in_repr(tmp_path: Path) -> None:
+    settings = load_settings({"MCWATCH_TELEGRAM_TOKEN": TOKEN}, tmp_path)
+    assert isinstance(settings.telegram_token, Secret)
+    assert settings.telegram_token.reveal() == TOKEN
+    assert TOKEN not in repr(settings) and TOKEN not in str(settings)
+    assert not settings.console_mode
+
+
+def test_environment_beats_dotenv_beats_toml(tmp_path: Path) -> None:
+    (tmp_path / "conf.toml").write_text(
+        '[mcwatch]\npoll_interval = 600\ntimezone = "Europe/Paris"\n'
+        'MCWATCH_DIGEST_TIME = "06:00"\nadmin_ids = [1, 2]\n'
+    )
+    (tmp_path / ".env").write_text("MCWATCH_TIMEZONE=Africa/Abidjan\nMCWATCH_POLL_INTERVAL=700\n")
+    settings = load_settings(
+        {"MCWATCH_CONFIG": "conf.toml", "MCWATCH_POLL_INTERVAL": "800"}, tmp_path
+    )
+    assert settings.poll_interval == 800  # environment
+    assert settings.timezone == "Africa/Abidjan"  # .env over TOML
+    assert settings.digest_time == time(6, 0)  # TOML, long key spelling
+    assert settings.admin_ids == frozenset({1, 2})  # TOML list
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"MCWATCH_CONFIG names .*nope\.toml"):
+        load_settings({"MCWATCH_CONFIG": "nope.toml"}, tmp_path)
+
+
+def test_bare_postgresql_url_uses_psycopg(tmp_path: Path) -> None:
+    settings = load_settings({"MCWATCH_DATABASE_URL": "postgresql://u@h/db"}, tmp_path)
+    assert settings.database_url == "postgresql+psycopg://u@h/db"

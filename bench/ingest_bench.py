@@ -120,9 +120,12 @@ def bench_ingest(items: int = 200, repeats: int = 7) -> None:
                 assert feed.id is not None
                 feed_id = feed.id
             counter = {"n": 0}
-            event.listen(engine, "commit", lambda _conn: counter.__setitem__("n", counter["n"] + 1))
+            def count_commit(_conn: object, counter: dict[str, int] = counter) -> None:
+                counter["n"] += 1
 
-            async def go(engine=engine, clock=clock, feed_id=feed_id):  # type: ignore[no-untyped-def]
+            event.listen(engine, "commit", count_commit)
+
+            async def go(engine=engine, clock=clock, feed_id=feed_id, counter=counter):  # type: ignore[no-untyped-def]
                 async with open_deps(Settings(), engine, ConsoleSender(), clock=clock) as deps:
                     matcher = load_matcher(deps)
                     counter["n"] = 0
@@ -206,7 +209,9 @@ class Served:
                 else:
                     self._send(200, route.body, {"ETag": route.etag})
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
@@ -284,7 +289,7 @@ def bench_hostile(healthy: int = 90, hostile: int = 10, repeats: int = 3) -> Non
     modes = ["slow", "error", "huge", "bomb", "html"]
     limits = FetchLimits(timeout=3.0)  # shortened so the bench runs in seconds
     times: dict[str, list[float]] = {"all healthy": [], "10 % hostile": []}
-    for run in range(repeats):
+    for _ in range(repeats):
         for label, bad in (("all healthy", 0), ("10 % hostile", hostile)):
             served = Served(hosts=20)
             with tempfile.TemporaryDirectory() as tmp:

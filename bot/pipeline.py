@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -185,17 +185,7 @@ def store_items(
             stories_of[index] = story
             if chosen is not None and chosen > 0:
                 joined.add(chosen)
-            known.append(
-                dedupe.Fingerprint(
-                    -(index + 1),
-                    story,
-                    probe.language,
-                    probe.published,
-                    probe.title_words,
-                    probe.shingles,
-                    probe.anchors,
-                )
-            )
+            known.append(replace(probe, item_id=-(index + 1), story_id=story))
     stored = items.add_items(session, feed_id, source, fresh, stories_of, now)
     topic_ids = topics.topic_ids_by_slug(session)
     recipients = subscribers.instant_recipients(session)

@@ -57,8 +57,16 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "telegram.ext.Updater"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Alembic narrates every migration context at INFO on each command; its errors still show.
+    quieted = (
+        "httpx",
+        "httpcore",
+        "apscheduler.executors.default",
+        "telegram.ext.Updater",
+        "alembic",
+    )
+    for name in quieted:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def context(**fields: object) -> str:

@@ -62,10 +62,36 @@ def test_every_command_is_in_the_readme() -> None:
     assert missing == []
 
 
-def test_bad_option_is_usage_error() -> None:
-    result = CliRunner().invoke(app, ["poll", "--bogus"])
-    assert result.exit_code == 2
-    assert "No such option" in result.output
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        pytest.param(
+            ["poll", "--bogus"],
+            "mcwatch poll: error: No such option: --bogus (see 'mcwatch poll --help')",
+            id="an unknown option names the command and its help",
+        ),
+        pytest.param(
+            ["feeds", "add"],
+            "mcwatch feeds add: error: Missing argument 'url'. (see 'mcwatch feeds add --help')",
+            id="a missing argument is named",
+        ),
+        pytest.param(
+            ["nosuch"],
+            "mcwatch: error: No such command 'nosuch'. (see 'mcwatch --help')",
+            id="an unknown command",
+        ),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(env: Path, argv: list[str], line: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *argv],
+        cwd=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert (result.returncode, result.stderr.strip(), result.stdout) == (2, line, "")
 
 
 def test_bad_setting_is_one_line_and_exit_2(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

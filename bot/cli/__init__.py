@@ -11,6 +11,11 @@ from bot import __version__
 from bot.cli import db, demo, digest, feeds, items, rules, run, subscribers, topics
 from bot.errors import McwatchError, SettingsError
 
+# Typer ≥ 0.25 vendors click privately; its UsageError is reached through a public class.
+UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
 
 class McwatchGroup(TyperGroup):
     """Turns mcwatch's errors into one line on stderr and SPEC's exit codes, at the edge:

@@ -180,3 +180,47 @@ def test_items_list_rejects_a_bad_duration(env: Path) -> None:
     result = CliRunner().invoke(app, ["items", "list", "--since", "lately"])
     assert result.exit_code == 2
     assert "30m, 12h, 7d or 2w" in result.output
+
+
+LABELLED = """
+- id: a
+  lang: fr
+  title: "Kayes : une entreprise chinoise achève la route vers Kita"
+  summary: "Le chantier financé par la Chine au Mali est livré."
+  topics: [infrastructure]
+- id: b
+  lang: en
+  title: "Mali beat China 2-1 in a friendly"
+  summary: "The Eagles won the football match in Bamako."
+  topics: []
+  category: neg-sport
+"""
+
+
+def test_rules_eval_scores_the_stored_topics(env: Path) -> None:
+    (env / "labelled.yaml").write_text(LABELLED, encoding="utf-8")
+    result = CliRunner().invoke(app, ["rules", "eval", "labelled.yaml", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["items"] == 2
+    assert report["scores"]["relationship"]["tp"] == 1
+    assert report["scores"]["relationship"]["fp"] == 0
+    assert report["scores"]["infrastructure"]["f1"] == 1.0
+    text = CliRunner().invoke(app, ["rules", "eval", "labelled.yaml"])
+    assert "relationship" in text.output and "infrastructure" in text.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param("- id: a\n  title: t\n  topics: [sports]\n", "unknown topic sports",
+                     id="an unknown slug is refused, not counted as a miss"),
+        pytest.param("- title: t\n", "item 1: missing 'id'", id="an entry without id"),
+        pytest.param("a: [\n", "is not valid YAML at line 2", id="broken YAML"),
+    ],
+)
+def test_rules_eval_refuses_a_bad_file(env: Path, content: str, message: str) -> None:
+    (env / "bad.yaml").write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(app, ["rules", "eval", "bad.yaml"])
+    assert result.exit_code == 1
+    assert message in result.output

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
-from bot.cli.output import emit_json, show_progress, table
+from bot.cli.output import emit_json, fail, show_progress, table
 from bot.cli.runtime import Runtime, parse_since
 from bot.errors import RuleSyntaxError
+from bot.match import Matcher, compile_rules, load_topics_document
+from bot.match.evaluate import LabelledFileError, evaluate, load_labelled
 from bot.normalize import detect_language
 from bot.rules import query_matcher, stored_matcher
 from bot.types import MatchInput
@@ -106,3 +110,90 @@ def backtest(
     if hits:
         typer.echo("")
         table(["published", "title"], [[i.published, i.title] for i in hits[:10]])
+
+
+def _read_yaml(path: Path, what: str) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise fail(f"cannot read {what} {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise fail(f"{path} is not valid YAML{at}") from None
+
+
+@app.command("eval")
+def eval_command(
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="Labelled YAML items (see tests/data/CORPUS.md).")
+    ],
+    topics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--topics", help="Score the topics of this YAML file instead of the stored ones."
+        ),
+    ] = None,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="List every wrong decision after the scores.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Precision, recall and F1 per topic (and for the Mali–China relationship) on a
+    labelled file."""
+    matcher: Matcher
+    if topics_file is not None:
+        try:
+            lexicon, specs = load_topics_document(_read_yaml(topics_file, "topics file"))  # type: ignore[arg-type]
+            matcher = compile_rules([spec.rule for spec in specs], lexicon)
+        except (ValueError, RuleSyntaxError) as exc:
+            raise fail(f"{topics_file}: {exc}") from None
+    else:
+        matcher = stored_matcher(Runtime.load().engine)
+    try:
+        labelled = load_labelled(_read_yaml(file, "labelled file"), matcher.slugs)
+    except LabelledFileError as exc:
+        raise fail(f"{file}: {exc}") from None
+    report = evaluate(matcher, labelled)
+    scores = {"relationship": report.relationship, "gate": report.gate, **report.topics}
+    if as_json:
+        emit_json(
+            {
+                "items": len(labelled),
+                "scores": {
+                    name: {
+                        "precision": round(s.precision, 4),
+                        "recall": round(s.recall, 4),
+                        "f1": round(s.f1, 4),
+                        "tp": s.tp,
+                        "fp": s.fp,
+                        "fn": s.fn,
+                    }
+                    for name, s in scores.items()
+                },
+                "misses": [
+                    {
+                        "id": m.item_id,
+                        "decision": m.decision,
+                        "kind": m.kind,
+                        "category": m.category,
+                    }
+                    for m in report.misses
+                ],
+            }
+        )
+        return
+    typer.echo(f"{len(labelled)} labelled items")
+    table(
+        ["decision", "precision", "recall", "F1", "tp", "fp", "fn"],
+        [
+            [name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", s.tp, s.fp, s.fn]
+            for name, s in scores.items()
+        ],
+    )
+    if misses and report.misses:
+        typer.echo("")
+        table(
+            ["item", "decision", "kind", "category"],
+            [[m.item_id, m.decision, m.kind, m.category] for m in report.misses],
+        )

@@ -19,6 +19,45 @@ from bot.match.compile import Matcher
 from bot.types import MatchInput
 
 
+class LabelledFileError(ValueError):
+    """A labelled file that cannot be scored; the message names the entry and the key."""
+
+
+def load_labelled(entries: Any, known_slugs: Iterable[str]) -> list[LabelledItem]:
+    """Validate parsed YAML (a list of entries, or ``{"items": [...]}``) → items.
+
+    Every entry needs an ``id`` and a ``title`` or ``summary``; ``topics`` must name
+    known slugs, so that a typo cannot silently count as a miss.
+    """
+    if isinstance(entries, Mapping):
+        entries = entries.get("items")
+    if not isinstance(entries, list) or not entries:
+        raise LabelledFileError("expected a non-empty list of labelled items")
+    slugs = set(known_slugs)
+    items: list[LabelledItem] = []
+    seen: set[str] = set()
+    for number, entry in enumerate(entries, 1):
+        where = f"item {number}"
+        if not isinstance(entry, Mapping):
+            raise LabelledFileError(f"{where}: expected a mapping")
+        if "id" not in entry:
+            raise LabelledFileError(f"{where}: missing 'id'")
+        where = f"item {entry['id']!r}"
+        if str(entry["id"]) in seen:
+            raise LabelledFileError(f"{where}: duplicate id")
+        seen.add(str(entry["id"]))
+        if not (entry.get("title") or entry.get("summary")):
+            raise LabelledFileError(f"{where}: needs a 'title' or a 'summary'")
+        labels = entry.get("topics") or []
+        if not isinstance(labels, list):
+            raise LabelledFileError(f"{where}: 'topics' must be a list of slugs")
+        unknown = sorted(str(t) for t in labels if t not in slugs)
+        if unknown:
+            raise LabelledFileError(f"{where}: unknown topic {', '.join(unknown)}")
+        items.append(LabelledItem.from_mapping(entry))
+    return items
+
+
 @dataclass(frozen=True, slots=True)
 class LabelledItem:
     """One labelled item (the shape of ``tests/data/corpus.yaml`` entries)."""

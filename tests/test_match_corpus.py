@@ -16,6 +16,7 @@ import yaml
 
 from bot.match import Matcher, compile_rules, load_topics_document
 from bot.match.evaluate import LabelledItem, Report, evaluate, load_labelled
+from bot.types import MatchInput
 
 DATA = Path(__file__).parent / "data"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds" / "topics.yaml"
@@ -66,3 +67,50 @@ def test_seeded_rules_meet_the_thresholds_on_the_corpus(seeded: Matcher) -> None
     assert report.relationship.recall >= 0.95, scores(report)
     weak = {slug: round(s.f1, 3) for slug, s in report.topics.items() if s.f1 < 0.90}
     assert weak == {}, scores(report)
+
+
+# Real-world traps, each a false positive or negative the rules once made or could make.
+TRAPS = [
+    pytest.param(
+        "fr",
+        "Bamako : le restaurant Le Dragon d'or fête ses vingt ans",
+        "Le plus ancien restaurant chinois de la capitale malienne a fêté l'événement.",
+        set(),
+        id="the elided 'd'or' of a name is not gold mining",
+    ),
+    pytest.param(
+        "fr",
+        "Or, la Chine et le Mali n'ont rien signé",
+        "Or, selon nos informations, aucun accord n'a été signé entre Pékin et Bamako.",
+        set(),
+        id="'Or,' the conjunction is not gold",
+    ),
+    pytest.param(
+        "en",
+        "Gold hits a record as Chinese demand surges",
+        "Prices rose as Chinese buyers stocked up; separately, Mali's output fell 20 %.",
+        set(),
+        id="'separately' inside one sentence splits two stories",
+    ),
+    pytest.param(
+        "fr",
+        "La production d'or industrielle du Mali tirée par la mine chinoise de Kalana",
+        "",
+        {"mining"},
+        id="gold in a French phrase is still mining",
+    ),
+    pytest.param(
+        "fr",
+        "Exportations : l'or malien part désormais vers la Chine",
+        "Les lingots d'or quittent Bamako pour Shanghai.",
+        {"mining"},
+        id="'l'or malien' and 'lingots d'or' are gold",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lang", "title", "summary", "expected"), TRAPS)
+def test_real_world_traps(
+    seeded: Matcher, lang: str, title: str, summary: str, expected: set[str]
+) -> None:
+    assert {m.slug for m in seeded.match(MatchInput(title, summary, lang))} == expected

@@ -34,6 +34,7 @@ Guarantee: whole words only (see ``text.py``), so ``machine``, ``Somalie``, ``In
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.match.lexicon import Relationship
@@ -117,6 +118,13 @@ class Gate:
             if h.role == LEDE_BREAK and h.field == SUMMARY
         ]
         lede = min([self.relationship.lede, *breaks])
+        # "…Chinese buyers stocked up; separately, Mali's output fell": a break word between
+        # the two sides of one sentence starts another story there, as it ends the lede.
+        cut_at: dict[tuple[int, int], list[int]] = {}
+        for h in hits:
+            if h.role == LEDE_BREAK:
+                key = (h.field, scan.fields[h.field].sentence_index(h.start))
+                cut_at.setdefault(key, []).append(h.start)
         hits = [h for h in hits if h.role not in _MARKERS]
         roles = {hit.role for hit in hits}
         if not roles & self._sides[MALI]:
@@ -139,7 +147,7 @@ class Gate:
         for key in sorted(by_sentence, key=lambda k: (k[0] != SUMMARY, k)):
             if key in crowded or (roundup and key[0] == TITLE):
                 continue
-            link = self._link(by_sentence[key])
+            link = self._link(by_sentence[key], cut_at.get(key, ()))
             if link is not None:
                 kind = "joint term" if link[0].role == JOINT else "same sentence"
                 links.append((key, link, kind))
@@ -198,8 +206,9 @@ class Gate:
             return "the title is a roundup of headlines and no sentence links Mali and China"
         return f"Mali and China are never in one sentence within {rel.window} words"
 
-    def _link(self, group: list[_Hit]) -> tuple[_Hit, ...] | None:
-        """The joint hit, or the closest Mali/China pair within the window, if any."""
+    def _link(self, group: list[_Hit], cuts: Sequence[int] = ()) -> tuple[_Hit, ...] | None:
+        """The joint hit, or the closest Mali/China pair within the window and with no
+        break word (``cuts``, word positions) between them, if any."""
         for hit in group:
             if hit.role == JOINT:
                 return (hit,)
@@ -209,6 +218,9 @@ class Gate:
         for m in mali:
             for c in china:
                 gap = max(c.start - m.end, m.start - c.end, 0)
+                low, high = min(m.end, c.end), max(m.start, c.start)
+                if any(low < cut < high for cut in cuts):
+                    continue
                 if gap <= self.relationship.window and (best is None or gap < best[0]):
                     best = (gap, m, c)
         if best is None:

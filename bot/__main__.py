@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> None:
             typer.echo(context.get_help())  # a bare group: show its help, as --help would
         else:
             message = exc.format_message()  # type: ignore[attr-defined]
-            typer.echo(f"{command}: error: {message} (see '{command} --help')", err=True)
+            # A rule error points at its column on the lines below: no hint after the caret.
+            hint = "" if "\n" in message else f" (see '{command} --help')"
+            typer.echo(f"{command}: error: {message}{hint}", err=True)
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)

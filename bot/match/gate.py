@@ -34,7 +34,7 @@ Guarantee: whole words only (see ``text.py``), so ``machine``, ``Somalie``, ``In
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.match.lexicon import Relationship
@@ -99,6 +99,12 @@ class Gate:
                     last = self.lengths[pid] - 1
                     hits.extend(_Hit(field, p, p + last, r) for p in positions for r in roles)
         return hits
+
+    def sides_possible(self, pids: Iterable[int]) -> bool:
+        """Cheapest pre-check, on pattern ids found anywhere in the item: both sides have
+        a term. Hits within sentences are a subset of these, so False is final."""
+        found = {r for pid in pids for r in self.roles.get(pid, ())}
+        return bool(found & self._sides[MALI]) and bool(found & self._sides[CHINA])
 
     def may_pass(self, scan: Scan) -> bool:
         """Cheap pre-check: both sides have at least one term (before masking)."""

@@ -237,12 +237,21 @@ class FieldText:
 def analyse_field(text: str, field: int) -> FieldText:
     """Fast path: sentences, then words per sentence with C-level string operations."""
     prepared = prepare(text)
+    spans = split_sentences(prepared, title=field == TITLE)
+    # Fold the field once, its sentences joined by line breaks: a line break is always a
+    # sentence cut (so no sentence holds one), folding keeps it, and no elision or word
+    # crosses it. One fold per field instead of one per sentence: ~30 % of match time.
+    folded = fold("\n".join(prepared[start:end] for start, end in spans))
+    if "'" in folded:
+        folded = _ELIDED_RE.sub("", folded)
+    lines = folded.split("\n")
+    if len(lines) != len(spans):  # no sentence (empty field), or folding made a break
+        lines = [" ".join(words(prepared[start:end])) for start, end in spans]
     all_words: list[str] = []
     sentences: list[Sentence] = []
-    for index, (start, end) in enumerate(split_sentences(prepared, title=field == TITLE)):
-        sentence_words = words(prepared[start:end])
+    for index, ((start, end), line) in enumerate(zip(spans, lines, strict=True)):
         first = len(all_words)
-        all_words += sentence_words
+        all_words += WORD_RE.findall(line)
         sentences.append(Sentence(field, index, prepared[start:end], first, len(all_words)))
     starts = tuple(sentence.first for sentence in sentences)
     return FieldText(tuple(all_words), tuple(sentences), prepared, starts)

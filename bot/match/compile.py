@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 
 import ahocorasick  # type: ignore[import-not-found]  # C extension without stubs
 

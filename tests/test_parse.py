@@ -57,13 +57,23 @@ def test_garbage_is_not_a_feed() -> None:
         parse_feed(b"   ")
 
 
-def test_entity_bomb_is_defused() -> None:
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        pytest.param("", id="a DOCTYPE right after the XML declaration"),
+        pytest.param(
+            "<!-- " + "x" * 70_000 + " -->\n", id="a DOCTYPE behind a 70 KB comment"
+        ),
+    ],
+)
+def test_entity_bomb_is_defused(prolog: str) -> None:
     # Expat refuses the amplification, and feedparser's loose fallback parser then
     # expands it: 10 KB used 10,000 times = 100 MB of summary and ~300 MB of memory.
     chunk = "A" * 10_000
     uses = "&big;" * 10_000
     body = (
-        f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE feed [\n<!ENTITY big "{chunk}">\n]>\n'
+        f'<?xml version="1.0" encoding="utf-8"?>\n{prolog}'
+        f'<!DOCTYPE feed [\n<!ENTITY big "{chunk}">\n]>\n'
         '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
         f"<entry><title>x &big;</title><id>1</id><summary>{uses}</summary></entry></feed>"
     ).encode()

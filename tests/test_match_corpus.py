@@ -94,6 +94,50 @@ TRAPS = [
     ),
     pytest.param(
         "fr",
+        "Coton : les filatures chinoises ralentissent leurs achats",
+        "Les cours ont reculé à New York, la demande chinoise faiblissant avant les fêtes. "
+        "Au Mali, la CMDT annonce pourtant une récolte record de coton-graine.",
+        set(),
+        id="a lede sentence opening on 'Au Mali,' sets a new scene",
+    ),
+    pytest.param(
+        "en",
+        "Copper climbs on Chinese stimulus; Mali lithium exports stall",
+        "Chinese factories raised output in March, lifting metals prices.",
+        set(),
+        id="a title of two headlines does not link its two sides through the lede",
+    ),
+    pytest.param(
+        "en",
+        "China extends zero tariffs to 53 African countries",
+        "The scheme covers every country with which Beijing has diplomatic ties, "
+        "including Mali, from April.",
+        set(),
+        id="Mali as one example of a list is not a side of the story",
+    ),
+    pytest.param(
+        "fr",
+        "Bamako : le restaurant chinois Le Lotus fête son dixième anniversaire",
+        "L'établissement, ouvert au Mali en 2016, a réuni ses clients maliens et chinois.",
+        set(),
+        id="a company's anniversary is not diplomacy",
+    ),
+    pytest.param(
+        "fr",
+        "Mali-Chine : 65 ans d'amitié célébrés à Bamako",
+        "",
+        {"diplomacy"},
+        id="the relationship's anniversary is diplomacy",
+    ),
+    pytest.param(
+        "fr",
+        "Défense : une délégation de l'Armée populaire de libération reçue à Koulouba",
+        "Les officiers ont évoqué la formation et l'équipement des FAMa.",
+        {"defense", "diplomacy"},
+        id="the PLA is the China side",
+    ),
+    pytest.param(
+        "fr",
         "La production d'or industrielle du Mali tirée par la mine chinoise de Kalana",
         "",
         {"mining"},
@@ -114,3 +158,14 @@ def test_real_world_traps(
     seeded: Matcher, lang: str, title: str, summary: str, expected: set[str]
 ) -> None:
     assert {m.slug for m in seeded.match(MatchInput(title, summary, lang))} == expected
+
+
+def test_the_relationship_holds_on_the_independent_corpus(seeded: Matcher) -> None:
+    """heldout.yaml was written from CORPUS.md alone, without seeing the rules; it was used
+    once to find classes of errors (fixed by general rules, see seeds/topics.yaml), so it
+    guards the relationship decision. Topic F1 there is reported, not asserted: topic
+    labels are judgement calls of one annotator."""
+    report = evaluate(seeded, corpus("heldout.yaml", seeded))
+    print(scores(report))
+    assert report.relationship.precision >= 0.95, scores(report)
+    assert report.relationship.recall >= 0.95, scores(report)

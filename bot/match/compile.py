@@ -36,6 +36,7 @@ from bot.match.gate import (
     MALI,
     NEUTRAL,
     ROUNDUP,
+    SCENE,
     Gate,
     GateVerdict,
 )
@@ -212,7 +213,7 @@ def _compile_gate(lexicon: Lexicon, compiler: _Compiler, patterns: Patterns) -> 
         roles.setdefault(patterns.pid(words), set()).add(role)
 
     sets = rel.sets()
-    for role in (MALI, CHINA, JOINT, NEUTRAL, ROUNDUP, LEDE_BREAK):
+    for role in (MALI, CHINA, JOINT, NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE):
         if role in sets:
             for leaf in lexicon.expansion(sets[role]):
                 add(leaf, role)

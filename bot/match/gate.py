@@ -43,7 +43,9 @@ from bot.match.text import SUMMARY, TITLE, Sentence, tokenize
 
 MALI, CHINA, JOINT, NEUTRAL, ROUNDUP = "mali", "china", "joint", "neutral", "roundup"
 LEDE_BREAK = "lede_break"
-_MARKERS = (NEUTRAL, ROUNDUP, LEDE_BREAK)  # roles that mark text, not sides
+SCENE = "scene"
+_MARKERS = (NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE)  # roles that mark text, not sides
+OPENING = 3  # a scene word counts within a sentence's first 3 words ("Elsewhere, in Mali")
 COUNTRY = "country:"  # role prefix of other countries: "country:niger"
 EVIDENCE_CHARS = 300
 
@@ -118,10 +120,15 @@ class Gate:
         rel = self.relationship
         hits = _unmasked(self._hits(scan))  # phrases never span sentences (see compile)
         roundup = any(h.role == ROUNDUP and h.field == TITLE for h in hits)
+        summary = scan.fields[SUMMARY]
         breaks = [
-            scan.fields[SUMMARY].sentence_index(h.start)
+            summary.sentence_index(h.start)
             for h in hits
-            if h.role == LEDE_BREAK and h.field == SUMMARY
+            if h.field == SUMMARY
+            and (
+                h.role == LEDE_BREAK
+                or (h.role == SCENE and h.start - summary.sentence_at(h.start).first < OPENING)
+            )
         ]
         lede = min([self.relationship.lede, *breaks])
         # "…Chinese buyers stocked up; separately, Mali's output fell": a break word between
@@ -184,8 +191,15 @@ class Gate:
         crowded: dict[tuple[int, int], int],
         lede: int,
     ) -> list[tuple[tuple[int, int], tuple[_Hit, ...], str]]:
-        """A side named in the title, the other in one of the lede's first sentences."""
+        """A side named in the title, the other in one of the lede's first sentences.
+
+        Only when the title names one side: a title naming both without linking them
+        ("Gold rallies on Chinese buying; Mali output slumps") is two headlines already.
+        """
         title = [h for k, g in by_sentence.items() if k[0] == TITLE and k not in crowded for h in g]
+        title_roles = {h.role for h in title}
+        if title_roles & self._sides[MALI] and title_roles & self._sides[CHINA]:
+            return []
         for key in sorted(k for k in by_sentence if k[0] == SUMMARY and k[1] < lede):
             if key in crowded:
                 continue
@@ -274,6 +288,7 @@ def _unmasked(hits: list[_Hit]) -> list[_Hit]:
         masked = any(
             other.field == hit.field
             and other.role != hit.role
+            and other.role != SCENE  # "Au Mali, …" still names Mali
             and other.size > hit.size
             and other.start <= hit.start
             and hit.end <= other.end

@@ -100,7 +100,7 @@ THRESHOLDS: tuple[Threshold, ...] = (
 THRESHOLD_KEYS = tuple(t.key for t in THRESHOLDS)
 _DEFAULT = {t.key: t.value for t in THRESHOLDS}
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
-_SIDE_KEYS = ("mali", "china", "joint", "neutral", "roundup", "lede_break")
+_SIDE_KEYS = ("mali", "china", "joint", "neutral", "roundup", "lede_break", "scene")
 _RELATIONSHIP_KEYS = (*_SIDE_KEYS, "exclude", "countries", *THRESHOLD_KEYS)
 
 
@@ -112,7 +112,10 @@ class Relationship:
     the relationship (sino-malien); ``neutral``: terms that hide what they contain
     (``Journal du Mali``, ``encre de Chine``, ``fleuve Niger``); ``countries``: other
     countries (names, demonyms, capitals) for the crowd and dominance rules; ``exclude``:
-    a query that vetoes the gate (sport).
+    a query that vetoes the gate (sport); ``lede_break``: words that start another story
+    wherever they stand ("Separately"); ``scene``: words that set a new scene only when
+    they open a sentence ("Au Mali, …", "In West Africa, …"), so they neither hide the
+    names they hold nor cut inside a sentence.
     """
 
     mali: str = "mali"
@@ -121,6 +124,7 @@ class Relationship:
     neutral: str | None = None
     roundup: str | None = None
     lede_break: str | None = None
+    scene: str | None = None
     exclude: str = ""
     countries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     window: int = int(_DEFAULT["window"])
@@ -135,6 +139,7 @@ class Relationship:
         roles["neutral"] = self.neutral
         roles["roundup"] = self.roundup
         roles["lede_break"] = self.lede_break
+        roles["scene"] = self.scene
         return {role: name for role, name in roles.items() if name}
 
 
@@ -207,6 +212,7 @@ class Lexicon:
             relationship["neutral"] = rel.neutral
             relationship["roundup"] = rel.roundup
             relationship["lede_break"] = rel.lede_break
+            relationship["scene"] = rel.scene
             relationship["exclude"] = rel.exclude
             relationship["countries"] = {k: list(v) for k, v in rel.countries.items()}
             for key in THRESHOLD_KEYS:
@@ -321,6 +327,7 @@ def _relationship(raw: object, lexicon: Lexicon) -> Relationship:
         neutral=sides["neutral"],
         roundup=sides["roundup"],
         lede_break=sides["lede_break"],
+        scene=sides["scene"],
         exclude=exclude.strip(),
         countries=MappingProxyType(countries),
         **numbers,

@@ -47,7 +47,7 @@ def parse_feed(body: bytes, *, url: str = "") -> ParsedFeed:
         looks_html = body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))
         if looks_html:
             raise ParseError("an HTML page, not a feed")
-        raise ParseError(f"not a feed ({reason})" if reason else "not a feed")
+        raise ParseError(f"not a feed ({_describe(reason)})" if reason else "not a feed")
     feed = parsed.get("feed", {})
     return ParsedFeed(
         title=_text(feed.get("title")),
@@ -57,6 +57,16 @@ def parse_feed(body: bytes, *, url: str = "") -> ParsedFeed:
         update_period_seconds=_update_period(feed),
         bozo=str(parsed.get("bozo_exception")) if parsed.get("bozo") else None,
     )
+
+
+def _describe(exc: Exception) -> str:
+    """feedparser's reason in a reader's words: expat says '<unknown>:2:0: not
+    well-formed (invalid token)'; we say 'XML error at line 2: not well-formed …'."""
+    line = getattr(exc, "getLineNumber", None)
+    message = getattr(exc, "getMessage", None)
+    if callable(line) and callable(message):
+        return f"XML error at line {line()}: {message()}"
+    return str(exc)
 
 
 def _entry(entry: Any, feed: Any) -> RawEntry:

@@ -45,6 +45,9 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[RecordedRequest] = []
+        # Requests being answered now, and the most seen at once, per Host header.
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
         self._closing = threading.Event()
         self._lock = threading.Lock()
         server = self
@@ -85,6 +88,8 @@ class FeedServer:
         delay: float = 0.0,
         gzip: bool = False,
     ) -> None:
+        if gzip:  # compressed once here, not per request (a 64 MiB bomb takes a second)
+            body = gzip_module.compress(body, compresslevel=9)
         self.routes[path] = Route(
             body=body,
             status=status,
@@ -113,9 +118,19 @@ class FeedServer:
 
     # -- the server side ------------------------------------------------------------
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        path = handler.path.split("?", 1)[0]
+        host = (handler.headers.get("Host") or "").rsplit(":", 1)[0]
         with self._lock:
             self.requests.append(RecordedRequest(handler.command, handler.path, handler.headers))
+            self.in_flight[host] = self.in_flight.get(host, 0) + 1
+            self.max_in_flight[host] = max(self.max_in_flight.get(host, 0), self.in_flight[host])
+        try:
+            self._answer(handler)
+        finally:
+            with self._lock:
+                self.in_flight[host] -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path.split("?", 1)[0]
         route = self.routes.get(path)
         if route is None:
             self._reply(handler, 404, b"not found", {"Content-Type": "text/plain"})
@@ -137,11 +152,9 @@ class FeedServer:
             validators = {k: v for k, v in headers.items() if k != "Content-Type"}
             self._reply(handler, 304, b"", validators)
             return
-        body = route.body
         if route.gzip:
-            body = gzip_module.compress(body, compresslevel=9)
             headers["Content-Encoding"] = "gzip"
-        self._reply(handler, route.status, body, headers)
+        self._reply(handler, route.status, route.body, headers)
 
     @staticmethod
     def _not_modified(request: Message, route: Route) -> bool:

@@ -1,0 +1,114 @@
+"""`mcwatch feeds check | import | export` through the real CLI, a real SQLite file and
+the loopback feed server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.opml import parse_opml
+from tests.support.feed_server import FeedServer
+
+FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>
+<title>Bamako Matin</title><language>fr</language>
+<item><guid>m1</guid><title>Kati : des médecins chinois opèrent gratuitement la cataracte</title>
+<description>La mission médicale chinoise au Mali a opéré 300 patients à l'hôpital de Kati.
+</description><pubDate>Tue, 10 Mar 2026 09:00:00 GMT</pubDate></item>
+<item><guid>m2</guid><title>Ségou : la foire aux bestiaux attire les éleveurs</title>
+<description>Les éleveurs de la région se sont retrouvés samedi.</description></item>
+</channel></rss>""".encode()
+
+OPML = """<?xml version="1.0" encoding="utf-8"?>
+<opml version="2.0"><head><title>Sahel desk</title></head><body>
+  <outline text="Malian press">
+    <outline type="rss" text="Bamako Matin" xmlUrl="https://bamako-matin.example/rss"
+             language="fr"/>
+    <outline type="rss" text="Sahel Wire" xmlUrl="https://sahel-wire.example/atom"/>
+  </outline>
+  <outline type="rss" text="Bamako Matin again" xmlUrl="https://bamako-matin.example/rss"/>
+  <outline type="rss" text="Not a web feed" xmlUrl="ftp://old.example/feed"/>
+</body></opml>
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for key in ("MCWATCH_DATABASE_URL", "MCWATCH_TELEGRAM_TOKEN", "MCWATCH_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MCWATCH_LOG_LEVEL", "WARNING")
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def feed_urls() -> list[str]:
+    code, output = invoke("feeds", "list", "--json")
+    assert code == 0, output
+    return [row["url"] for row in json.loads(output)]
+
+
+def test_check_shows_what_would_match_and_stores_nothing(
+    env: Path, feed_server: FeedServer
+) -> None:
+    feed_server.serve("/matin.rss", FEED)
+    before = feed_urls()
+    code, output = invoke("feeds", "check", feed_server.url("/matin.rss"), "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert (report["entries"], report["error"]) == (2, None)
+    [matched] = report["matched"]
+    assert matched["topics"] == ["health"]
+    assert "médecins chinois" in matched["terms"]
+    assert feed_urls() == before  # not added
+    code, output = invoke("items", "list", "--json")
+    assert (code, json.loads(output)) == (0, [])  # nothing stored
+
+
+def test_check_of_a_broken_feed_says_why_and_fails(env: Path, feed_server: FeedServer) -> None:
+    feed_server.serve("/page", b"<!DOCTYPE html><html></html>", content_type="text/html")
+    code, output = invoke("feeds", "check", feed_server.url("/page"))
+    assert code == 1
+    assert "an HTML page, not a feed" in output
+
+
+def test_opml_import_adds_each_feed_once_and_export_gives_them_back(env: Path) -> None:
+    (env / "desk.opml").write_text(OPML, encoding="utf-8")
+    before = feed_urls()
+    code, output = invoke("feeds", "import", "desk.opml")
+    assert code == 0, output
+    assert "2 feeds added, 1 skipped, from 3" in output  # the duplicate outline counts once
+    assert feed_urls() == [*before, "https://bamako-matin.example/rss",
+                           "https://sahel-wire.example/atom"]
+    code, output = invoke("feeds", "import", "desk.opml")  # again: nothing new
+    assert "0 feeds added, 3 skipped" in output
+    assert len(feed_urls()) == len(before) + 2
+
+    code, output = invoke("feeds", "export", "out.opml")
+    assert code == 0, output
+    exported = parse_opml((env / "out.opml").read_bytes())
+    assert [f.url for f in exported] == feed_urls()
+    assert {f.url: f.language for f in exported}["https://bamako-matin.example/rss"] == "fr"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"<html><body>not opml</body></html>", id="an HTML page"),
+        pytest.param(b"<opml><body><outline", id="truncated XML"),
+    ],
+)
+def test_a_bad_opml_file_is_refused_with_a_reason(env: Path, content: bytes) -> None:
+    (env / "bad.opml").write_bytes(content)
+    before = feed_urls()
+    code, output = invoke("feeds", "import", "bad.opml")
+    assert code == 1, output
+    assert output.startswith("mcwatch: error: ") and len(output.strip().splitlines()) == 1
+    assert feed_urls() == before

@@ -119,3 +119,20 @@ def test_latin1_items_without_guid_or_date(engine: Engine, feed_server) -> None:
     assert item.published == clock.now()  # no date: the time first seen
     [again] = run_poll(engine, clock, include_not_due=True)
     assert again.new_items == 0  # identity from title+date hash is stable
+
+
+def test_a_permanent_redirect_moves_the_stored_feed(engine: Engine, feed_server) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock()
+    seeded(engine, clock)
+    feed_server.serve("/new.rss", rss(NEGATIVE).encode())
+    feed_server.redirect("/old.rss", "/new.rss", status=301)
+    feed_server.redirect("/tmp.rss", "/new.rss", status=302)
+    moved = add_feed(engine, feed_server.url("/old.rss"), clock)
+    kept = add_feed(engine, feed_server.url("/tmp.rss"), clock, name="temporary")
+    run_poll(engine, clock)
+    with transaction(engine) as session:
+        assert feeds.get_feed(session, moved).url == feed_server.url("/new.rss")
+        assert feeds.get_feed(session, kept).url == feed_server.url("/tmp.rss")
+    clock.advance(hours=5)
+    run_poll(engine, clock, feed_id=moved)
+    assert feed_server.requests[-1].path == "/new.rss"  # asked at its new address

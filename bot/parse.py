@@ -39,7 +39,16 @@ def parse_feed(body: bytes, *, url: str = "") -> ParsedFeed:
     """Bytes → ParsedFeed. Raises ParseError when the body is not a feed at all."""
     if not body.strip():
         raise ParseError("empty body")
-    parsed: Any = feedparser.parse(neutralise(body), response_headers={"content-location": url})
+    # feedparser's HTML sanitiser and relative-URI resolver are two thirds of its time
+    # (bench: 2.7 → 0.9 ms per item) and serve readers that display feed HTML. mcwatch
+    # never does: normalize.html_to_text keeps only visible text (scripts dropped) and
+    # render escapes everything. Entry links are still resolved against the feed URL.
+    parsed: Any = feedparser.parse(
+        neutralise(body),
+        response_headers={"content-location": url},
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     if not version and not entries:

@@ -85,3 +85,22 @@ def test_entity_bomb_is_defused(prolog: str) -> None:
     assert len(feed.entries) == 1
     assert len(feed.entries[0].summary_html) < 1_000_000
     assert peak < 50 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_feed_html_never_reaches_item_text_and_links_resolve() -> None:
+    """Feed HTML is not sanitised by feedparser (we never display it): the text we keep
+    must still be free of scripts and tags, and relative links must resolve."""
+    from datetime import UTC, datetime
+
+    from bot.normalize import normalize_entry
+
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>Bamako &lt;b&gt;et&lt;/b&gt; P\xc3\xa9kin</title><link>/news/1</link><guid>g</guid>
+<description>&lt;p&gt;La Chine &lt;script&gt;alert("x")&lt;/script&gt;livre
+&lt;style&gt;p{color:red}&lt;/style&gt;des &lt;a href="/rel"&gt;bus&lt;/a&gt;.&lt;/p&gt;
+</description></item></channel></rss>"""
+    [entry] = parse_feed(body, url="https://example.org/feed.xml").entries
+    item = normalize_entry(entry, now=datetime(2026, 3, 1, tzinfo=UTC), feed_language="fr")
+    assert item.link == "https://example.org/news/1"
+    assert item.title == "Bamako et Pékin"
+    assert " ".join(item.summary.split()) == "La Chine livre des bus."

@@ -9,8 +9,10 @@ one missed while mcwatch was down is sent late, once, covering the whole gap.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.charts import trend_png
@@ -28,6 +30,9 @@ TREND_DAYS = 14
 FIRST_DIGEST_SPAN = timedelta(hours=24)  # a new reader's first digest looks back a day
 LEASE = timedelta(minutes=10)
 RETRY_MAX = timedelta(hours=1)
+# Telegram's 429 up to this long is waited out in place (bot.outbox's MAX_INLINE_WAIT).
+INLINE_WAIT = 10.0
+INLINE_RETRIES = 3
 _CAPTION = {"fr": "Sujets par thème, 14 derniers jours", "en": "Stories per topic, last 14 days"}
 
 
@@ -73,14 +78,31 @@ def plan_digest(
 
 
 async def send_plan(deps: Deps, plan: DigestPlan) -> None:
+    """Send the digest's messages, then its chart.
+
+    The parts are not recorded one by one: a part that fails puts the whole digest back
+    in the queue, and the parts already out would be sent again. So a short 429 is waited
+    out in place, as the outbox does for alerts; only a longer one (or a 5xx, a timeout)
+    goes back to the queue.
+    """
     for message in plan.messages:
-        await deps.pacer.wait(plan.chat_id)
-        await deps.sender.send(plan.chat_id, message)
+        await _send_part(deps, plan.chat_id, partial(deps.sender.send, plan.chat_id, message))
     if plan.chart is not None:
-        await deps.pacer.wait(plan.chat_id)
-        await deps.sender.send_photo(
-            plan.chat_id, plan.chart, _CAPTION.get(plan.language, _CAPTION["en"])
-        )
+        caption = _CAPTION.get(plan.language, _CAPTION["en"])
+        photo = partial(deps.sender.send_photo, plan.chat_id, plan.chart, caption)
+        await _send_part(deps, plan.chat_id, photo)
+
+
+async def _send_part(deps: Deps, chat_id: int, send: Callable[[], Awaitable[object]]) -> None:
+    for attempt in range(INLINE_RETRIES + 1):
+        await deps.pacer.wait(chat_id)
+        try:
+            await send()
+            return
+        except RetryLater as exc:
+            if exc.backoff or exc.retry_after > INLINE_WAIT or attempt == INLINE_RETRIES:
+                raise
+            deps.pacer.hold(chat_id, exc.retry_after)
 
 
 def queue_due_digests(deps: Deps) -> int:

@@ -28,6 +28,7 @@ _TEXT = {
     "fr": {
         "title": "Résumé du {day}",
         "stories": "{n} sujets",
+        "one_story": "1 sujet",
         "sources": "{n} sources",
         "one_source": "1 source",
         "empty": "Rien de nouveau depuis le dernier résumé.",
@@ -35,6 +36,7 @@ _TEXT = {
     "en": {
         "title": "Digest for {day}",
         "stories": "{n} stories",
+        "one_story": "1 story",
         "sources": "{n} sources",
         "one_source": "1 source",
         "empty": "Nothing new since the last digest.",
@@ -91,7 +93,7 @@ def render_digest(
     header = f"🗞 <b>{escape(title)}</b>"
     if not sections:
         return [f"{header}\n{text['empty']}"]
-    header += f" — {text['stories'].format(n=count)}"
+    header += " — " + (text["one_story"] if count == 1 else text["stories"].format(n=count))
     lines: list[str] = []
     for section in sections:
         name = (topic_names or {}).get(section.topic, "")

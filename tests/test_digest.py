@@ -1,21 +1,31 @@
-"""Daily digests: timing as a table, and the tick over a real database."""
+"""Daily digests: timing as tables (minute by minute; over a real database through
+restarts, crashes, downtime and changed settings), and the tick's content."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time
+import itertools
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from bot.clock import FixedClock
-from bot.daily import DigestPlan, digest_tick
+from bot.daily import LEASE, DigestPlan, digest_tick, queue_due_digests
 from bot.digest import build_digest, digest_due, render_digest
+from bot.errors import RetryLater
+from bot.jobs import DIGEST_TICK_SECONDS
+from bot.notify import clock_time
 from bot.render import TELEGRAM_LIMIT, utf16_len
-from bot.types import DigestStory, Item, Match
-from store import feeds, items, subscribers, topics
+from bot.types import DigestStory, Item, Match, SendReceipt
+from store import digests, feeds, items, subscribers, topics
 from store.db import transaction
 from store.feeds import NewFeed
+from store.models import Digest
 from tests.support.builders import RecordingSender, add_subscriber, deps_for
 
 
@@ -125,6 +135,21 @@ def test_long_digests_split_at_story_boundaries_and_escape() -> None:
     assert "&lt;b&gt;&amp;&lt;/b&gt;" in messages[0]
 
 
+@pytest.mark.parametrize(
+    ("language", "count", "expected"),
+    [
+        pytest.param("fr", 1, "— 1 sujet", id="one story is singular in French"),
+        pytest.param("fr", 2, "— 2 sujets", id="two stories are plural in French"),
+        pytest.param("en", 1, "— 1 story", id="one story is singular in English"),
+        pytest.param("en", 3, "— 3 stories", id="three stories are plural in English"),
+    ],
+)
+def test_the_header_counts_stories(language: str, count: int, expected: str) -> None:
+    sections = build_digest([story(n, "security", 1) for n in range(count)], ["security"])
+    [message] = render_digest(sections, language=language, day=date(2026, 2, 23))
+    assert message.split("\n")[0].endswith(expected)
+
+
 def digest_reader(engine: Engine, clock: FixedClock, chat_id: int = 20) -> None:
     """A subscriber in digest mode, subscribed to the one topic."""
     with transaction(engine) as session:
@@ -200,3 +225,351 @@ def test_instant_only_subscribers_get_no_digest(engine: Engine) -> None:
     add_subscriber(engine, 20, clock)  # instant mode
     matched_item(engine, 1, utc(2, 23, 7))
     assert tick(engine, clock, RecordingSender()) == []
+
+
+# -- Timing, minute by minute --------------------------------------------------------
+# The scheduler asks "is a digest due?" every minute (bot.jobs.DIGEST_TICK_SECONDS); here
+# the same question is asked for every minute of three local days, remembering the day
+# a digest went out as the store does. Each row: the zone, the digest time, the first
+# local day, the local times the digests come at (with their UTC offset), and the hours
+# between consecutive digests, which show the 23- and 25-hour days of a change.
+EVERY_MINUTE = [
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        date(2026, 3, 28),
+        ("03-28T07:30+00:00", "03-29T07:30+00:00", "03-30T07:30+00:00"),
+        (24, 24),
+        id="Bamako (UTC+0, no daylight saving) gets its digest at 07:30 every 24 hours",
+    ),
+    pytest.param(
+        "Asia/Shanghai",
+        "07:30",
+        date(2026, 2, 22),
+        ("02-22T07:30+08:00", "02-23T07:30+08:00", "02-24T07:30+08:00"),
+        (24, 24),
+        id="Shanghai (UTC+8) gets it at 07:30 local, which is 23:30 UTC the evening before",
+    ),
+    pytest.param(
+        "Europe/Paris",
+        "07:30",
+        date(2026, 3, 28),
+        ("03-28T07:30+01:00", "03-29T07:30+02:00", "03-30T07:30+02:00"),
+        (23, 24),
+        id="Paris keeps 07:30 local across the spring change: once on the 23-hour day",
+    ),
+    pytest.param(
+        "Europe/Paris",
+        "07:30",
+        date(2026, 10, 24),
+        ("10-24T07:30+02:00", "10-25T07:30+01:00", "10-26T07:30+01:00"),
+        (25, 24),
+        id="Paris keeps 07:30 local across the autumn change: once on the 25-hour day",
+    ),
+    pytest.param(
+        "America/New_York",
+        "07:30",
+        date(2026, 3, 7),
+        ("03-07T07:30-05:00", "03-08T07:30-04:00", "03-09T07:30-04:00"),
+        (23, 24),
+        id="New York keeps 07:30 local across its spring change (8 March)",
+    ),
+    pytest.param(
+        "America/New_York",
+        "07:30",
+        date(2026, 10, 31),
+        ("10-31T07:30-04:00", "11-01T07:30-05:00", "11-02T07:30-05:00"),
+        (25, 24),
+        id="New York keeps 07:30 local across its autumn change (1 November)",
+    ),
+    pytest.param(
+        "Europe/Paris",
+        "02:30",
+        date(2026, 3, 28),
+        ("03-28T02:30+01:00", "03-29T03:00+02:00", "03-30T02:30+02:00"),
+        (23.5, 23.5),
+        id="a digest time the spring change skips (02:30) comes at 03:00, the first minute after",
+    ),
+    pytest.param(
+        "Europe/Paris",
+        "02:30",
+        date(2026, 10, 24),
+        ("10-24T02:30+02:00", "10-25T02:30+02:00", "10-26T02:30+01:00"),
+        (24, 25),
+        id="a digest time the autumn change repeats (02:30) comes once, at the first 02:30",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "00:00",
+        date(2026, 2, 23),
+        ("02-23T00:00+00:00", "02-24T00:00+00:00", "02-25T00:00+00:00"),
+        (24, 24),
+        id="a digest at midnight belongs to the day that starts",
+    ),
+]
+
+
+@pytest.mark.parametrize(("zone", "at", "first_day", "local_times", "hours"), EVERY_MINUTE)
+def test_digest_comes_once_a_local_day_at_the_local_time(
+    zone: str, at: str, first_day: date, local_times: tuple[str, ...], hours: tuple[float, ...]
+) -> None:
+    tz = ZoneInfo(zone)
+    now = datetime.combine(first_day, time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(first_day + timedelta(days=3), time(), tzinfo=tz).astimezone(UTC)
+    digest_at = clock_time(at)
+    assert digest_at is not None
+    sent: list[datetime] = []
+    last: str | None = None
+    while now < end:
+        day = digest_due(now, zone, digest_at, last)
+        if day is not None:
+            assert day == now.astimezone(tz).date()
+            last = day.isoformat()
+            sent.append(now)
+        now += timedelta(seconds=DIGEST_TICK_SECONDS)
+    assert [s.astimezone(tz).isoformat(timespec="minutes")[5:] for s in sent] == list(local_times)
+    gaps = [(b - a) / timedelta(hours=1) for a, b in itertools.pairwise(sent)]
+    assert gaps == list(hours)
+
+
+# -- Timing over a real database: restarts, crashes, downtime, changed settings ------
+@dataclass(frozen=True)
+class Tick:
+    """The scheduler's digest tick at ``at`` (UTC), in the running process."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Restart:
+    """The process stops; the next tick runs in a new one (new deps, same database)."""
+
+
+@dataclass(frozen=True)
+class Crash:
+    """A tick at ``at`` that dies after recording the due digests (``stage="queued"``)
+    or after leasing them for sending (``stage="sending"``); then a new process."""
+
+    at: datetime
+    stage: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """The subscriber changes a setting at ``at`` (``/digesttime``, ``/timezone``)."""
+
+    at: datetime
+    settings: dict[str, str]
+
+
+def on(month_day: str, hh_mm: str) -> datetime:
+    month, day = (int(part) for part in month_day.split("-"))
+    hour, minute = (int(part) for part in hh_mm.split(":"))
+    return utc(month, day, hour, minute)
+
+
+def ticks(*when: str) -> list[Tick]:
+    """``ticks("02-23 07:29", …)``: UTC month-day and time."""
+    return [Tick(on(*w.split())) for w in when]
+
+
+# Each row: the subscriber's zone and digest time, what happens (UTC), and the UTC times
+# their daily digest is completed. News is quiet in these rows (an empty digest is
+# recorded and completed like a full one, without the chart): only timing is at stake.
+LIFE = [
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [
+            *ticks("02-23 07:29", "02-23 07:30"),
+            Restart(),
+            *ticks("02-23 07:31", "02-23 18:00", "02-24 07:30"),
+        ],
+        ("02-23 07:30", "02-24 07:30"),
+        id="a restart after today's digest sends nothing more that day",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [Crash(on("02-23", "07:30"), "queued"), *ticks("02-23 07:31", "02-23 09:00")],
+        ("02-23 07:31",),
+        id="a crash after recording the digest: the next process sends it, once",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [
+            Crash(on("02-23", "07:30"), "sending"),
+            *ticks("02-23 07:35", "02-23 07:41", "02-23 09:00"),
+        ],
+        ("02-23 07:41",),
+        id="a crash while sending: sent again once, when its 10-minute lease has run out",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [*ticks("02-23 07:00"), Restart(), *ticks("02-23 11:00", "02-23 11:01", "02-23 23:59")],
+        ("02-23 11:00",),
+        id="down over the digest time: sent late when back, once",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [*ticks("02-23 07:30"), Restart(), *ticks("02-25 09:00", "02-25 09:01", "02-26 07:30")],
+        ("02-23 07:30", "02-25 09:00", "02-26 07:30"),
+        id="down over two digest times: one digest when back, not two",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [
+            *ticks("02-23 07:30"),
+            Change(on("02-23", "12:00"), {"digest_time": "18:00"}),
+            *ticks("02-23 18:00", "02-23 23:59", "02-24 07:30", "02-24 18:00"),
+        ],
+        ("02-23 07:30", "02-24 18:00"),
+        id="a digest time moved later after today's digest: no second digest that day",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [
+            *ticks("02-23 06:00"),
+            Change(on("02-23", "06:05"), {"digest_time": "06:15"}),
+            *ticks("02-23 06:15", "02-23 07:30"),
+        ],
+        ("02-23 06:15",),
+        id="a digest time moved earlier before today's digest: it comes at the new time, once",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [
+            *ticks("02-23 07:30"),
+            Change(on("02-23", "10:00"), {"timezone": "America/New_York"}),
+            *ticks("02-23 12:30", "02-23 23:59", "02-24 12:29", "02-24 12:30"),
+        ],
+        ("02-23 07:30", "02-24 12:30"),
+        id="moving west (Bamako to New York) after today's digest: none again that day",
+    ),
+    pytest.param(
+        "Africa/Bamako",
+        "07:30",
+        [
+            *ticks("02-23 07:30"),
+            Change(on("02-23", "12:00"), {"timezone": "Asia/Shanghai"}),
+            *ticks("02-23 12:01", "02-23 23:29", "02-23 23:30"),
+        ],
+        ("02-23 07:30", "02-23 23:30"),
+        id="moving east (Bamako to Shanghai): the next one at 07:30 on the next Shanghai day",
+    ),
+    # A known limit of the at-most-once key (subscriber, local date): the Shanghai
+    # digest of the 24th already holds that date, so New York's 24th gets none.
+    pytest.param(
+        "Asia/Shanghai",
+        "07:30",
+        [
+            *ticks("02-23 23:30"),
+            Change(on("02-24", "01:00"), {"timezone": "America/New_York"}),
+            *ticks("02-24 12:30", "02-25 12:30"),
+        ],
+        ("02-23 23:30", "02-25 12:30"),
+        id="moving to a zone still on the day before (Shanghai to New York) skips a day there",
+    ),
+    pytest.param(
+        "Europe/Paris",
+        "07:30",
+        [
+            *ticks("03-28 06:29", "03-28 06:30"),
+            Restart(),
+            *ticks("03-29 01:00", "03-29 05:29", "03-29 05:30", "03-29 06:30"),
+        ],
+        ("03-28 06:30", "03-29 05:30"),
+        id="Paris across the spring change, restarted in the night: 07:30 local both days",
+    ),
+    pytest.param(
+        "Europe/Paris",
+        "07:30",
+        ticks("10-24 05:30", "10-25 01:00", "10-25 05:30", "10-25 06:30", "10-25 07:30"),
+        ("10-24 05:30", "10-25 06:30"),
+        id="Paris across the autumn change: 07:30 local both days, 05:30 UTC only once",
+    ),
+]
+
+
+def completed(engine: Engine) -> list[tuple[str, datetime]]:
+    """(local date, completed at) of each daily digest sent or found empty."""
+    with transaction(engine) as session:
+        rows = session.exec(
+            select(Digest).where(col(Digest.status).in_(("sent", "empty"))).order_by(col(Digest.id))
+        ).all()
+        return [(row.local_date, row.sent_at) for row in rows if row.sent_at is not None]
+
+
+@pytest.mark.parametrize(("zone", "at", "steps", "expected"), LIFE)
+def test_digest_timing_through_restarts_downtime_and_changes(
+    engine: Engine,
+    zone: str,
+    at: str,
+    steps: list[Tick | Restart | Crash | Change],
+    expected: tuple[str, ...],
+) -> None:
+    first = next(step.at for step in steps if not isinstance(step, Restart))
+    clock = FixedClock(first)
+    digest_reader(engine, clock)
+    with transaction(engine) as session:
+        subscribers.update_subscriber(session, 20, timezone=zone, digest_time=at)
+    sender = RecordingSender()
+
+    async def live() -> None:
+        async with AsyncExitStack() as process:
+            deps = await process.enter_async_context(deps_for(engine, clock, sender))
+            for step in steps:
+                if isinstance(step, Restart | Crash):
+                    if isinstance(step, Crash):
+                        clock.current = step.at
+                        queue_due_digests(deps)
+                        if step.stage == "sending":
+                            with transaction(engine) as session:
+                                digests.lease_digests(session, clock.now(), lease=LEASE)
+                    await process.aclose()
+                    deps = await process.enter_async_context(deps_for(engine, clock, sender))
+                elif isinstance(step, Change):
+                    clock.current = step.at
+                    with transaction(engine) as session:
+                        subscribers.update_subscriber(session, 20, **step.settings)
+                else:
+                    clock.current = step.at
+                    await digest_tick(deps)
+
+    asyncio.run(live())
+    done = completed(engine)
+    assert [when.strftime("%m-%d %H:%M") for _, when in done] == list(expected)
+    assert len({day for day, _ in done}) == len(done)  # never two for one local day
+    assert sender.sent == [] and sender.photos == []  # quiet news: nothing to say
+
+
+@dataclass
+class ChartRefusedOnce(RecordingSender):
+    """Telegram answers the first chart with 429 ``retry_after`` (a short one)."""
+
+    retry_after: float = 0.01
+    refused: int = 0
+
+    async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:
+        if not self.refused:
+            self.refused += 1
+            raise RetryLater("Too Many Requests: retry after 1", self.retry_after)
+        return await super().send_photo(chat_id, png, caption)
+
+
+def test_a_short_429_on_the_chart_sends_neither_part_twice(engine: Engine) -> None:
+    clock = FixedClock(utc(2, 23, 7, 30))
+    digest_reader(engine, clock)
+    matched_item(engine, 1, utc(2, 23, 7))
+    sender = ChartRefusedOnce()
+    tick(engine, clock, sender)
+    clock.advance(minutes=1)
+    tick(engine, clock, sender)
+    assert sender.refused == 1
+    assert len(sender.sent) == 1 and len(sender.photos) == 1  # one message, one chart

@@ -99,9 +99,13 @@ def seed(
     seeds_dir: Path | None = None,
 ) -> SeedReport | None:
     """Load the seeds. ``first_start``: only into an empty database, never overwriting."""
+    if first_start:  # every command starts here: don't parse the YAML to do nothing
+        with transaction(engine) as session:
+            if is_seeded(session):
+                return None
     topic_seeds, lexicon, feed_seeds = load_seed_files(seeds_dir)
     with transaction(engine) as session:
-        if first_start and is_seeded(session):
+        if first_start and is_seeded(session):  # another process seeded meanwhile
             return None
         return apply_seed(
             session,

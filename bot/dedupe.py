@@ -362,15 +362,28 @@ def fingerprint(
     return Fingerprint(item_id, story_id, published, concepts, anchors)
 
 
-def _weights(pool: Sequence[Fingerprint], th: Thresholds) -> dict[str, float]:
-    """Rarity in the pool, only ever damping (0–1): a concept in most items says little,
-    but rarity alone must not promote an incidental word above the event's own terms."""
-    frequency = Counter(c for fp in pool for c in fp.concepts)
-    size = max(len(pool), th.min_pool)
-    return {
-        c: min(1.0, math.log((size + 1) / (n + 0.5)) / math.log(size / 2))
-        for c, n in frequency.items()
-    }
+def _weight_of(n: int, size: int) -> float:
+    """Rarity of a concept seen in ``n`` of ``size`` items, only ever damping (0–1): a
+    concept in most items says little, but rarity alone must not promote an incidental
+    word above the event's own terms."""
+    return min(1.0, math.log((size + 1) / (n + 0.5)) / math.log(size / 2))
+
+
+class _Weights(dict[str, float]):
+    """Rarity weights over a pool plus one new item, computed on demand."""
+
+    def __init__(self, frequency: Counter[str], new: frozenset[str], size: int) -> None:
+        super().__init__()
+        self.frequency, self.new, self.size = frequency, new, size
+
+    def __missing__(self, concept: str) -> float:
+        n = self.frequency.get(concept, 0) + (concept in self.new)
+        value = _weight_of(n, self.size) if n else 1.0
+        self[concept] = value
+        return value
+
+    def get(self, concept: str, default: float | None = None) -> float:  # type: ignore[override]
+        return self[concept]
 
 
 def similarity(
@@ -402,20 +415,51 @@ def choose_story(
     new: Fingerprint, candidates: Sequence[Fingerprint], th: Thresholds = THRESHOLDS
 ) -> int | None:
     """The story ``new`` belongs to (the most similar candidate's), or None."""
-    near = [
-        c
-        for c in candidates
-        if c.story_id is not None
-        and c.item_id != new.item_id
-        and abs(c.published - new.published) <= th.window
-    ]
-    if not near:
-        return None
-    weights = _weights([*candidates, new], th)
-    best: tuple[float, int] | None = None
-    for other in near:
-        score = similarity(new, other, weights, th)
-        if score >= th.overlap and (best is None or score > best[0]):
-            assert other.story_id is not None
-            best = (score, other.story_id)
-    return None if best is None else best[1]
+    return StoryPool(candidates, th).choose(new)
+
+
+class StoryPool:
+    """The items a new one may join, indexed for ``choose``; ``add`` grows the pool.
+
+    Same decisions as comparing with every candidate, without the quadratic cost of a
+    busy poll (500 feeds: every item against every other, and the rarity weights
+    recounted for each): an item that shares no concept with a candidate scores 0
+    against it, so only candidates sharing one are scored, in pool order (ties go to
+    the earliest, as before); the weights come from running counts.
+    """
+
+    def __init__(self, candidates: Sequence[Fingerprint] = (), th: Thresholds = THRESHOLDS):
+        self.th = th
+        self.pool: list[Fingerprint] = []
+        self.frequency: Counter[str] = Counter()
+        self.index: dict[str, list[int]] = {}
+        for candidate in candidates:
+            self.add(candidate)
+
+    def add(self, fingerprint: Fingerprint) -> None:
+        position = len(self.pool)
+        self.pool.append(fingerprint)
+        self.frequency.update(fingerprint.concepts)
+        for concept_name in fingerprint.concepts:
+            self.index.setdefault(concept_name, []).append(position)
+
+    def choose(self, new: Fingerprint) -> int | None:
+        th = self.th
+        sharing = sorted({p for c in new.concepts for p in self.index.get(c, ())})
+        near = [
+            c
+            for c in (self.pool[p] for p in sharing)
+            if c.story_id is not None
+            and c.item_id != new.item_id
+            and abs(c.published - new.published) <= th.window
+        ]
+        if not near:
+            return None
+        weights = _Weights(self.frequency, new.concepts, max(len(self.pool) + 1, th.min_pool))
+        best: tuple[float, int] | None = None
+        for other in near:
+            score = similarity(new, other, weights, th)
+            if score >= th.overlap and (best is None or score > best[0]):
+                assert other.story_id is not None
+                best = (score, other.story_id)
+        return None if best is None else best[1]

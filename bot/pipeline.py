@@ -169,23 +169,25 @@ def store_items(
     if any(matches):
         window = dedupe.THRESHOLDS.window
         dated = [item.published for item, found in zip(fresh, matches, strict=True) if found]
-        known = [
-            deps.fingerprint(c.id, c.story_id, c.title, c.summary, c.language, c.published)
-            for c in stories.candidates(session, min(dated) - window, max(dated) + window)
-        ]
+        known = dedupe.StoryPool(
+            [
+                deps.fingerprint(c.id, c.story_id, c.title, c.summary, c.language, c.published)
+                for c in stories.candidates(session, min(dated) - window, max(dated) + window)
+            ]
+        )
         for index, (item, found) in enumerate(zip(fresh, matches, strict=True)):
             if not found:
                 continue
             probe = dedupe.fingerprint(
                 0, None, item.title, item.summary, item.language, item.published
             )
-            chosen = dedupe.choose_story(probe, known)
+            chosen = known.choose(probe)
             # A new story of this batch gets a placeholder id (< 0) until it is written.
             story = chosen if chosen is not None else -(index + 1)
             stories_of[index] = story
             if chosen is not None and chosen > 0:
                 joined.add(chosen)
-            known.append(replace(probe, item_id=-(index + 1), story_id=story))
+            known.add(replace(probe, item_id=-(index + 1), story_id=story))
     stored = items.add_items(session, feed_id, source, fresh, stories_of, now)
     topic_ids = topics.topic_ids_by_slug(session)
     recipients = subscribers.instant_recipients(session)

@@ -77,20 +77,32 @@ def plan_digest(
     return DigestPlan(chat_id, language, day, len(stories), messages, chart)
 
 
-async def send_plan(deps: Deps, plan: DigestPlan) -> None:
-    """Send the digest's messages, then its chart.
+async def send_plan(
+    deps: Deps,
+    plan: DigestPlan,
+    *,
+    skip: int = 0,
+    on_part: Callable[[int], None] | None = None,
+) -> None:
+    """Send the digest's messages, then its chart, from part ``skip`` on.
 
-    The parts are not recorded one by one: a part that fails puts the whole digest back
-    in the queue, and the parts already out would be sent again. So a short 429 is waited
-    out in place, as the outbox does for alerts; only a longer one (or a 5xx, a timeout)
-    goes back to the queue.
+    ``on_part(n)`` is told after Telegram accepted part n (1-based), so a daily digest
+    that fails halfway resumes after what was delivered instead of repeating it. A
+    short 429 is waited out in place, as the outbox does for alerts; a longer one (or a
+    5xx, a timeout) goes back to the queue.
     """
-    for message in plan.messages:
-        await _send_part(deps, plan.chat_id, partial(deps.sender.send, plan.chat_id, message))
+    parts: list[Callable[[], Awaitable[object]]] = [
+        partial(deps.sender.send, plan.chat_id, message) for message in plan.messages
+    ]
     if plan.chart is not None:
         caption = _CAPTION.get(plan.language, _CAPTION["en"])
-        photo = partial(deps.sender.send_photo, plan.chat_id, plan.chart, caption)
-        await _send_part(deps, plan.chat_id, photo)
+        parts.append(partial(deps.sender.send_photo, plan.chat_id, plan.chart, caption))
+    for number, send in enumerate(parts, 1):
+        if number <= skip:
+            continue
+        await _send_part(deps, plan.chat_id, send)
+        if on_part is not None:
+            on_part(number)
 
 
 async def _send_part(deps: Deps, chat_id: int, send: Callable[[], Awaitable[object]]) -> None:
@@ -147,8 +159,12 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
         if not plan.stories:
             status = "empty"  # like Google Alerts: no news, no message
         else:
+            def delivered(parts: int, digest_id: int = digest.digest_id) -> None:
+                with transaction(deps.engine) as session:
+                    digests.record_digest_part(session, digest_id, parts)
+
             try:
-                await send_plan(deps, plan)
+                await send_plan(deps, plan, skip=digest.parts_sent, on_part=delivered)
                 sent.append(plan)
             except RetryLater as exc:
                 status, error = "queued", str(exc)

@@ -93,6 +93,7 @@ class LeasedDigest:
     period_start: datetime
     period_end: datetime
     attempts: int
+    parts_sent: int = 0
 
 
 def lease_digests(session: Session, now: datetime, *, lease: timedelta) -> list[LeasedDigest]:
@@ -125,10 +126,20 @@ def lease_digests(session: Session, now: datetime, *, lease: timedelta) -> list[
                 digest.period_start,
                 digest.period_end,
                 digest.attempts,
+                digest.parts_sent,
             )
         )
     session.flush()
     return leased
+
+
+def record_digest_part(session: Session, digest_id: int, parts_sent: int) -> None:
+    """Telegram accepted the digest's first ``parts_sent`` parts (own transaction, right
+    after each, as alerts are marked sent)."""
+    digest = session.get(Digest, digest_id)
+    if digest is not None:
+        digest.parts_sent = parts_sent
+        session.add(digest)
 
 
 def close_digest(

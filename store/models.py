@@ -202,6 +202,8 @@ class Digest(SQLModel, table=True):
     period_end: datetime | None = _dt(nullable=False)
     status: str = Field(default="queued", index=True)  # queued | sending | sent | failed
     attempts: int = 0
+    # Messages (then the chart) Telegram accepted: a retry resumes after them.
+    parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_attempt_at: datetime | None = _dt()
     leased_until: datetime | None = _dt()
     sent_at: datetime | None = _dt()

@@ -573,3 +573,33 @@ def test_a_short_429_on_the_chart_sends_neither_part_twice(engine: Engine) -> No
     tick(engine, clock, sender)
     assert sender.refused == 1
     assert len(sender.sent) == 1 and len(sender.photos) == 1  # one message, one chart
+
+
+@dataclass
+class ChartDownOnce(RecordingSender):
+    """The Bot API answers the first chart with a 5xx (a retry much later, backing off)."""
+
+    refused: int = 0
+
+    async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:
+        if not self.refused:
+            self.refused += 1
+            raise RetryLater("Bad Gateway", 5.0, backoff=True)
+        return await super().send_photo(chat_id, png, caption)
+
+
+def test_a_digest_that_failed_halfway_resumes_after_what_was_delivered(engine: Engine) -> None:
+    clock = FixedClock(utc(2, 23, 7, 30))
+    digest_reader(engine, clock)
+    matched_item(engine, 1, utc(2, 23, 7))
+    sender = ChartDownOnce()
+    tick(engine, clock, sender)  # text accepted, chart refused: back in the queue
+    assert (sender.refused, len(sender.sent), len(sender.photos)) == (1, 1, 0)
+    clock.advance(minutes=1)
+    tick(engine, clock, sender)  # the retry sends the chart only
+    assert (len(sender.sent), len(sender.photos)) == (1, 1)
+    clock.advance(hours=2)
+    tick(engine, clock, sender)  # and nothing more that day
+    assert (len(sender.sent), len(sender.photos)) == (1, 1)
+    [(day, _)] = completed(engine)
+    assert day == "2026-02-23"

@@ -51,8 +51,15 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+# Longest link we put in an href. 2,048 is the common practical bound (sitemaps.org,
+# old browsers); a longer one is a broken or hostile feed, and would make one list line
+# (/latest, digests) longer than a whole message. Such a title is shown unlinked.
+MAX_HREF_CHARS = 2048
+
+
 def safe_href(url: str | None) -> str | None:
-    if not url:
+    """``url`` if it is a reasonable http(s) link, else None (the title goes unlinked)."""
+    if not url or len(url) > MAX_HREF_CHARS:
         return None
     try:
         scheme = urlsplit(url).scheme.lower()
@@ -173,13 +180,28 @@ def render_item_line(
     return f"• {title_html} — <i>{meta}</i>" + (f" {tags}" if tags else "")
 
 
+def _fit_line(line: str, budget: int) -> str:
+    """``line`` (our HTML) within ``budget`` units. A line that long is pathological (a
+    title of quotes with a long link full of ``&``: escaping grows them up to 6×); it
+    keeps its words as escaped text, without markup, never cut through a tag or entity."""
+    if utf16_len(line) <= budget:
+        return line
+    text = html_to_console(line)
+    size = budget
+    while True:
+        fitted = escape(truncate_utf16(text, size))
+        if utf16_len(fitted) <= budget:
+            return fitted
+        size = min(size - 1, size * budget // utf16_len(fitted))
+
+
 def split_messages(header: str, lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Pack ``lines`` under ``header`` into as few messages as fit, never splitting a line
-    (a line longer than a message alone is cut, which render_item_line never produces)."""
+    (a line longer than a message alone loses its markup and is cut, see ``_fit_line``)."""
     messages: list[str] = []
     current = header
     for line in lines:
-        line = truncate_utf16(line, limit - 2) if utf16_len(line) > limit - 2 else line
+        line = _fit_line(line, limit - 2)
         candidate = f"{current}\n{line}" if current else line
         if utf16_len(candidate) > limit:
             messages.append(current)

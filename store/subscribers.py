@@ -115,14 +115,17 @@ def deactivate(session: Session, subscriber_id: int) -> None:
 
 
 def instant_recipients(session: Session) -> list[Recipient]:
-    """Active, unpaused chats that want instant alerts, with their topics."""
+    """Active chats that want instant alerts, with their topics.
+
+    Paused chats are included: their alerts are queued and held by the outbox
+    (``lease_deliveries`` skips paused chats) until /resume — nothing is lost.
+    """
     rows = session.exec(
         select(Subscriber, Topic.slug)
         .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
         .join(Topic, col(Topic.id) == col(Subscription.topic_id))
         .where(
             col(Subscriber.active),
-            col(Subscriber.paused).is_(False),
             col(Subscriber.mode).in_(("instant", "both")),
         )
     ).all()

@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.support.db", "tests.support.feed_server", "tests.support.botapi"]
+pytest_plugins = [
+    "tests.support.db",
+    "tests.support.feed_server",
+    "tests.support.botapi",
+    "tests.support.telegram",
+]

@@ -115,6 +115,10 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             if existing is not None and existing.id is not None:
                 subscribers.deactivate(session, existing.id)
             return
+        if existing is not None and existing.active:
+            # Promoted, demoted or restricted in a chat an admin already added: the
+            # chat keeps its alerts and settings, whoever changed the bot's rights.
+            return
         admitted = change.from_user.id in deps.settings.admin_ids
         if admitted:
             subscribers.register(

@@ -149,7 +149,10 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
         return
     deps, subscriber, language = found
     known, known_text = _known(deps)
-    wanted = [arg.strip().lower().lstrip("#") for arg in (context.args or []) if arg.strip()]
+    # In the order the reader typed them, once each: the confirmation echoes that order.
+    wanted = list(
+        dict.fromkeys(arg.strip().lower().lstrip("#") for arg in context.args or [] if arg.strip())
+    )
     if not wanted:
         usage = "usage_subscribe" if subscribe else "usage_unsubscribe"
         await reply(update, t(language, usage, known=known_text))
@@ -168,6 +171,7 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
             session, subscriber.id or 0, wanted, subscribed=subscribe
         )
     if changed:
+        changed = [slug for slug in wanted if slug in changed]
         key = "subscribed" if subscribe else "unsubscribed"
         await reply(update, t(language, key, topics=", ".join(changed)))
     else:
@@ -266,7 +270,8 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if "/" not in wanted and wanted.upper() != "UTC":
             raise ValueError(wanted)
         ZoneInfo(wanted)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a tzdata folder such as "America/Argentina" is a region, not a zone.
         current = subscriber.timezone or deps.settings.timezone
         await reply(update, t(language, "usage_timezone", zone=current))
         return

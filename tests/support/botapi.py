@@ -157,6 +157,7 @@ class SentMessage:
     caption: str | None = None
     reply_to: int | None = None
     edits: list[str] = field(default_factory=list)
+    at: float = 0.0  # time.monotonic() when it was accepted (pacing checks)
 
 
 @dataclass
@@ -217,10 +218,14 @@ class BotApi:
         self._forced_retry: list[tuple[int | None, int]] = []  # (chat or None=all, seconds)
         self._forced_failure: list[tuple[str | None, int]] = []  # (method or None, status)
         self._lock = threading.Condition()
+        self._active = 0  # requests being handled right now
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: with Nagle on, the body waits for the
+            # client's delayed ACK (40 ms on Linux) on every call.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -236,7 +241,10 @@ class BotApi:
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/bot"
         self._closed = False
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # serve_forever checks for shutdown every poll_interval (0.5 s by default).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     # -- what tests say -------------------------------------------------------------
@@ -362,9 +370,43 @@ class BotApi:
         return [(m.plain if m.plain is not None else m.caption or "")
                 for m in self.messages_to(chat_id)]
 
+    def reset(self) -> None:
+        """A fresh Telegram for the next test: everything recorded, injected or pending is
+        forgotten and the flood buckets are full again. Message and update ids keep
+        counting up, as Telegram's do."""
+        with self._lock:
+            self.sent.clear()
+            self.rejected.clear()
+            self.calls.clear()
+            self.callback_answers.clear()
+            self.left_chats.clear()
+            self.commands.clear()
+            self.blocked.clear()
+            self._updates.clear()
+            self._forced_retry.clear()
+            self._forced_failure.clear()
+            self._messages.clear()
+            self._incoming.clear()
+            self._buckets.clear()
+            self.too_many_requests = 0
+            rate = self.limits.overall_per_second
+            self._overall = _Bucket(rate, rate, rate, time.monotonic())
+
     def pending_updates(self) -> int:
         with self._lock:
             return len(self._updates)
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is being handled (a killed client's last request may
+        still be running in its thread); False if that took longer than ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._active:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            return True
 
     def close(self) -> None:
         with self._lock:
@@ -375,6 +417,16 @@ class BotApi:
 
     # -- the wire -------------------------------------------------------------------
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self._active += 1
+        try:
+            self._handle(handler)
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._lock.notify_all()
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         match = re.fullmatch(r"/bot([^/]+)/(\w+)", handler.path.split("?", 1)[0])
         try:
             if not match:
@@ -612,6 +664,7 @@ class BotApi:
                 photo=photo,
                 caption=caption,
                 reply_to=reply_to,
+                at=time.monotonic(),
             )
             self._next_message_id += 1
             self.sent.append(sent)

@@ -1,7 +1,8 @@
 """Database fixtures: a real SQLite file always; PostgreSQL when the server is named.
 
 ``MCWATCH_TEST_POSTGRES_URL`` (e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``)
-enables the PostgreSQL variants; each test gets its own schema, dropped afterwards.
+enables the PostgreSQL variants; each test (each module, for ``module_engine``) gets its
+own schema, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -21,13 +23,13 @@ SKIP_REASON = (
     f"PostgreSQL tests need {POSTGRES_ENV}, e.g. "
     "postgresql+psycopg://postgres@127.0.0.1:5432/test (.ci/run sets it)"
 )
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
+@contextmanager
+def database(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of an empty database of ``kind`` (skips when PostgreSQL is not named)."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'mcwatch.db'}"
         return
     base = os.environ.get(POSTGRES_ENV)
@@ -46,6 +48,14 @@ def database_url(
         admin.dispose()
 
 
+@pytest.fixture(params=DATABASES)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with database(request.param, tmp_path_factory) as url:
+        yield url
+
+
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """A migrated, empty database."""
@@ -53,3 +63,15 @@ def engine(database_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def module_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated database shared by one test module (which resets what it writes)."""
+    with database(request.param, tmp_path_factory) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()

@@ -62,6 +62,7 @@ from bot.match.text import (
     FieldText,
     analyse_field,
     prepare,
+    strip_html,
     tokenize,
     words,
 )
@@ -276,7 +277,9 @@ class Matcher:
         and this rejects them at about half the cost of a full scan."""
         if self._automaton is None:
             return set()
-        line = f" {' '.join(words(prepare(doc.title)))} {' '.join(words(prepare(doc.text)))} "
+        # strip_html, not prepare: fold applies NFKC itself and spacing changes no word.
+        title, text = words(strip_html(doc.title)), words(strip_html(doc.text))
+        line = f" {' '.join(title)} {' '.join(text)} "
         return {pid for _, (pid, _) in self._automaton.iter(line)}
 
     def relationship(self, doc: MatchInput | Scan) -> GateVerdict | None:

@@ -9,8 +9,10 @@ Chats are served concurrently, each chat's alerts in order, all through the ``Pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,8 +28,14 @@ from store.db import transaction
 log = logging.getLogger(__name__)
 
 LEASE_BATCH = 200
+# The lease (``Settings.delivery_lease``) is renewed three times per lease while a batch
+# is being sent: a batch may take longer than one lease (a group gets 20 per minute),
+# and a live sender must never see its alerts taken and sent again by another.
+RENEWALS_PER_LEASE = 3
 MAX_BACKOFF = timedelta(hours=1)  # 5xx/timeouts: 5 s, 10 s, 20 s … at most hourly
-MAX_IN_FLIGHT = 16  # concurrent sendMessage calls (different chats)
+# Concurrent sendMessage calls (different chats). Also the most alerts a crash can leave
+# in the ambiguous state (accepted by Telegram, not yet marked sent): see README.
+MAX_IN_FLIGHT = 16
 # A 429 asking for a few seconds is waited out in place (the chat's other alerts are
 # behind it anyway); a longer one goes back to the queue with its next_attempt_at.
 MAX_INLINE_WAIT = 10.0
@@ -52,24 +60,53 @@ async def deliver_pending(deps: Deps) -> DeliverReport:
     report = DeliverReport()
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
     blocked_chats: set[int] = set()
+    lease = deps.settings.delivery_lease
+
+    async def serve(chat_alerts: list[Alert], unfinished: set[int]) -> None:
+        for alert in chat_alerts:
+            if alert.chat_id in blocked_chats:
+                break
+            async with in_flight:
+                await deliver_one(deps, alert, report, blocked_chats)
+            unfinished.discard(alert.delivery_id)
+
     while True:
         with transaction(deps.engine) as session:
-            batch = deliveries.lease_deliveries(session, deps.clock.now(), limit=LEASE_BATCH)
+            batch = deliveries.lease_deliveries(
+                session, deps.clock.now(), limit=LEASE_BATCH, lease_seconds=lease
+            )
         if not batch:
             await deliver_edits(deps, report)
             return report
         by_chat: dict[int, list[Alert]] = defaultdict(list)
         for alert in batch:
             by_chat[alert.chat_id].append(alert)
+        unfinished = {alert.delivery_id for alert in batch}
+        async with keep_leased(deps, unfinished, lease):
+            await asyncio.gather(*(serve(alerts, unfinished) for alerts in by_chat.values()))
 
-        async def serve(chat_alerts: list[Alert]) -> None:
-            for alert in chat_alerts:
-                if alert.chat_id in blocked_chats:
-                    break
-                async with in_flight:
-                    await deliver_one(deps, alert, report, blocked_chats)
 
-        await asyncio.gather(*(serve(chat_alerts) for chat_alerts in by_chat.values()))
+@contextlib.asynccontextmanager
+async def keep_leased(
+    deps: Deps, delivery_ids: Collection[int], lease: float
+) -> AsyncIterator[None]:
+    """While the block runs, renew the lease of ``delivery_ids`` (a live view: finished
+    alerts are removed from it) every ``lease / RENEWALS_PER_LEASE`` seconds."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease / RENEWALS_PER_LEASE)
+            with transaction(deps.engine) as session:
+                until = deps.clock.now() + timedelta(seconds=lease)
+                deliveries.renew_leases(session, list(delivery_ids), until)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _send(deps: Deps, alert: Alert, *, plain: bool = False) -> SendReceipt:

@@ -64,6 +64,10 @@ class Settings:
     # Feeds fetched at once overall (2 per host at most). Generous on purpose: a slow or
     # hostile feed holds its slot up to the 20 s timeout and must not starve the others.
     fetch_concurrency: int = 32
+    # Seconds an alert stays reserved by the sender that leased it. The sender renews
+    # the lease while it works, so this is how long a crashed sender's alerts wait
+    # before another sender takes them (and may repeat the one that was in flight).
+    delivery_lease: int = 120
 
     @property
     def console_mode(self) -> bool:
@@ -86,7 +90,7 @@ def parse_hhmm(value: str, name: str) -> time:
 def parse_timezone(value: str, name: str) -> str:
     try:
         ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Africa" is a folder
         raise SettingsError(
             f"{name} must be an IANA timezone such as Africa/Bamako, got {value!r}"
         ) from None
@@ -208,6 +212,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         values["digest_time"] = parse_hhmm(v, "MCWATCH_DIGEST_TIME")
     if (v := get("FETCH_CONCURRENCY")) is not None:
         values["fetch_concurrency"] = _parse_int(v, "MCWATCH_FETCH_CONCURRENCY", minimum=1)
+    if (v := get("DELIVERY_LEASE")) is not None:
+        values["delivery_lease"] = _parse_int(v, "MCWATCH_DELIVERY_LEASE", minimum=1)
     if (v := get("LOG_LEVEL")) is not None:
         level = v.strip().upper()
         if level not in _LOG_LEVELS:

@@ -2,18 +2,19 @@
 
 Life of a row: ``queued`` → leased as ``sending`` (with ``leased_until``) → ``sent`` |
 ``queued`` again with a later ``next_attempt_at`` | ``failed`` (with its reason).
-A lease that expired while ``sending`` means the process died mid-send: the row is
-leased again. That is the one case in which a subscriber can see a message twice
-(Telegram accepted it, the crash came before ``mark_sent``); see README "Delivery".
+The sender renews its leases while it works, so a lease that expired while ``sending``
+means the process died mid-send: the row is leased again. That is the one case in which
+a subscriber can see a message twice (Telegram accepted it, the crash came before
+``mark_sent``); see README "Delivery".
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_
+from sqlalchemy import and_, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from bot.types import Alert, DeliveryIntent
@@ -130,6 +131,16 @@ def lease_deliveries(
         alerts.append(_alert(session, delivery, subscriber, item))
     session.flush()
     return alerts
+
+
+def renew_leases(session: Session, delivery_ids: Collection[int], until: datetime) -> None:
+    """Keep alerts still being sent (``sending``) leased until ``until``."""
+    if delivery_ids:
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(list(delivery_ids)), col(Delivery.status) == "sending")
+            .values(leased_until=until)
+        )
 
 
 def _alert(session: Session, delivery: Delivery, subscriber: Subscriber, item: Item) -> Alert:

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from bot.clock import FixedClock
@@ -225,3 +226,36 @@ def test_time_zone_aware_quiet_hours_use_subscriber_zone(engine: Engine) -> None
     assert deliver(engine, clock, RecordingSender()).held == 1
     clock.advance(hours=8, minutes=30)  # 07:00 Paris
     assert deliver(engine, clock, RecordingSender()).sent == 1
+
+
+def test_a_live_sender_keeps_its_lease_when_a_batch_outlasts_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch can take longer than one lease (a group gets 20 a minute): the sender
+    renews it, so a second sender does not take the alerts and send them again."""
+    monkeypatch.setattr("bot.outbox.RENEWALS_PER_LEASE", 20)  # every 50 ms of a 1 s lease
+    clock = FixedClock(NOW)
+    sub = add_subscriber(engine, 10, clock)
+    for n in (1, 2):
+        queue_story(engine, sub, n)
+    taken_by_another: list[int] = []
+
+    class SlowSender(RecordingSender):
+        async def send(self, chat_id: int, text: str, **kwargs: Any) -> SendReceipt:
+            if not self.sent:
+                clock.advance(seconds=10)  # ten leases later, by the product's clock
+                await asyncio.sleep(0.2)  # real time for the renewal to run (4 periods)
+                with transaction(engine) as session:
+                    leased = deliveries.lease_deliveries(session, clock.now())
+                taken_by_another.extend(alert.delivery_id for alert in leased)
+            return await super().send(chat_id, text, **kwargs)
+
+    sender = SlowSender()
+
+    async def go() -> DeliverReport:
+        async with deps_for(engine, clock, sender, delivery_lease=1) as deps:
+            return await deliver_pending(deps)
+
+    assert asyncio.run(go()).sent == 2
+    assert taken_by_another == []
+    assert len(sender.sent) == 2 and statuses(engine) == {"sent": 2}

@@ -18,6 +18,7 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
     assert settings.poll_interval == 900
     assert settings.timezone == "Africa/Bamako"
     assert settings.digest_time == time(7, 30)
+    assert settings.delivery_lease == 120
 
 
 @pytest.mark.parametrize(
@@ -26,8 +27,10 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
         ("MCWATCH_DIGEST_TIME", "7h", "MCWATCH_DIGEST_TIME must be HH:MM, got '7h'"),
         ("MCWATCH_DIGEST_TIME", "24:00", "MCWATCH_DIGEST_TIME must be HH:MM"),
         ("MCWATCH_TIMEZONE", "Mars/Olympus", "MCWATCH_TIMEZONE must be an IANA timezone"),
+        ("MCWATCH_TIMEZONE", "America/Argentina", "MCWATCH_TIMEZONE must be an IANA timezone"),
         ("MCWATCH_POLL_INTERVAL", "often", "MCWATCH_POLL_INTERVAL must be a whole number"),
         ("MCWATCH_POLL_INTERVAL", "5", "MCWATCH_POLL_INTERVAL must be at least 60"),
+        ("MCWATCH_DELIVERY_LEASE", "0", "MCWATCH_DELIVERY_LEASE must be at least 1"),
         ("MCWATCH_ADMIN_IDS", "12,bob", "MCWATCH_ADMIN_IDS must be comma-separated"),
         ("MCWATCH_LOG_LEVEL", "chatty", "MCWATCH_LOG_LEVEL must be one of"),
         ("MCWATCH_DATABASE_URL", "mysql://x", "MCWATCH_DATABASE_URL must be an SQLAlchemy URL"),

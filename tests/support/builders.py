@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,8 +18,8 @@ from bot.fetch import FetchLimits
 from bot.pacing import Limits, Pacer
 from bot.seeds import seed
 from bot.settings import Settings
-from bot.types import SendReceipt
-from store import feeds, subscribers
+from bot.types import DeliveryIntent, Item, SendReceipt
+from store import deliveries, feeds, items, subscribers
 from store.db import transaction
 from store.feeds import NewFeed
 
@@ -81,6 +83,45 @@ def add_subscriber(
         )
         assert subscriber.id is not None
         return subscriber.id
+
+
+FANOUT_LINK = "https://fanout.example/{n}"
+_FANOUT_STORY = re.compile(r"https://fanout\.example/(\d+)")
+
+
+def queue_fanout(
+    engine: Engine, now: datetime, recipients: Sequence[Sequence[int]]
+) -> int:
+    """A fan-out as the pipeline queues it: story ``n`` (one item) is queued as an alert
+    for each subscriber id in ``recipients[n]``, story after story, in one transaction.
+
+    Returns how many alerts were queued. Each alert links to
+    ``FANOUT_LINK.format(n=n)``; ``fanout_story`` reads ``n`` back from a sent message.
+    """
+    planned: list[tuple[int, DeliveryIntent]] = []
+    with transaction(engine) as session:
+        for n, subscriber_ids in enumerate(recipients):
+            item = Item(
+                identity=f"fanout:{n}",
+                title=f"Bamako et Pékin : dépêche {n}",
+                link=FANOUT_LINK.format(n=n),
+                summary="Le Mali et la Chine ont signé un accord.",
+                published=now,
+                language="fr",
+            )
+            row = items.add_item(session, None, "Fanout", item, now)
+            assert row.id is not None and row.story_id is not None
+            planned += [
+                (row.story_id, DeliveryIntent(sid, row.id, ("security",)))
+                for sid in subscriber_ids
+            ]
+        return deliveries.queue_alerts_bulk(session, planned, now)
+
+
+def fanout_story(text: str | None) -> int | None:
+    """The story number of a ``queue_fanout`` alert, from its text."""
+    found = _FANOUT_STORY.search(text or "")
+    return int(found.group(1)) if found else None
 
 
 def no_pacing() -> Pacer:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.match import Matcher, compile_rules, load_topics_document
 from bot.match.evaluate import LabelledItem, Report, evaluate, load_labelled
@@ -169,3 +171,49 @@ def test_the_relationship_holds_on_the_independent_corpus(seeded: Matcher) -> No
     print(scores(report))
     assert report.relationship.precision >= 0.95, scores(report)
     assert report.relationship.recall >= 0.95, scores(report)
+
+
+def _all_entries() -> list[dict[str, str]]:
+    return [
+        entry
+        for name in ("corpus.yaml", "heldout.yaml")
+        for entry in yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    ]
+
+
+ENTRIES = _all_entries()
+PIECES = [
+    piece.strip()
+    for entry in ENTRIES
+    for text in (entry["title"], entry.get("summary") or "")
+    for piece in text.replace("!", ".").replace("?", ".").split(".")
+    if piece.strip()
+]
+
+
+def _verdicts(matcher: Matcher, doc: MatchInput) -> tuple[set[str], set[str]]:
+    fast = {m.slug for m in matcher.match(doc)}
+    full = {t.slug for t in matcher.explain(doc).topics if t.matched}
+    return fast, full
+
+
+def test_match_agrees_with_explain_on_every_labelled_item(seeded: Matcher) -> None:
+    """``match`` rejects one-sided items early; ``explain`` always judges in full."""
+    for entry in ENTRIES:
+        doc = MatchInput(entry["title"], entry.get("summary") or "", entry["lang"])
+        fast, full = _verdicts(seeded, doc)
+        assert fast == full, entry["id"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(PIECES), min_size=1, max_size=2),
+    st.lists(st.sampled_from(PIECES), max_size=4),
+    st.sampled_from(["fr", "en"]),
+)
+def test_match_agrees_with_explain_on_spliced_items(
+    seeded: Matcher, title: list[str], summary: list[str], lang: str
+) -> None:
+    doc = MatchInput(". ".join(title), ". ".join(summary), lang)
+    fast, full = _verdicts(seeded, doc)
+    assert fast == full

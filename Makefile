@@ -7,5 +7,7 @@ typecheck:
 	mypy
 bench:
 	python bench/match_bench.py
+	python bench/ingest_bench.py
+	python bench/fanout_bench.py
 ci:
 	bash .ci/run

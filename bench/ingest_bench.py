@@ -20,12 +20,12 @@ import asyncio
 import gzip
 import http.server
 import random
+import resource
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,24 +58,30 @@ SUBJECTS_EN = ["security of Chinese nationals", "a Chinese loan for a road",
                "the Goulamina lithium mine", "a solar power plant", "rice farming",
                "a Chinese medical team", "military cooperation", "the Bamako market",
                "the rainy season", "Malian football"]
+NEUTRAL_FR = [s for s in SUBJECTS_FR if "chinois" not in s]
+NEUTRAL_EN = [s for s in SUBJECTS_EN if "Chinese" not in s]
 
 
-def synthetic_feed(n: int, seed_no: int) -> bytes:
+def synthetic_feed(
+    n: int, seed_no: int, china_share: float = 0.5, *, china_free_rest: bool = False
+) -> bytes:
+    """``china_free_rest``: items not drawn as about China get no Chinese subject either
+    (a Malian outlet's feed); otherwise a third of the subjects name China anyway."""
     rng = random.Random(seed_no)
     entries = []
     for i in range(n):
         fr = rng.random() < 0.55
         place = rng.choice(PLACES)
         if fr:
-            subject = rng.choice(SUBJECTS_FR)
-            china = rng.random() < 0.5
+            china = rng.random() < china_share
+            subject = rng.choice(SUBJECTS_FR if china or not china_free_rest else NEUTRAL_FR)
             title = f"{place} : {subject}" + (" avec Pékin" if china else "")
             body = (f"<p>Les autorités maliennes ont évoqué {subject} à {place}. "
                     + ("L'ambassadeur de Chine était présent. " if china else "")
                     + "Le ministre a salué les efforts des équipes. " * rng.randint(1, 4) + "</p>")
         else:
-            subject = rng.choice(SUBJECTS_EN)
-            china = rng.random() < 0.5
+            china = rng.random() < china_share
+            subject = rng.choice(SUBJECTS_EN if china or not china_free_rest else NEUTRAL_EN)
             title = f"{place}: {subject}" + (" with Beijing" if china else "")
             body = (f"<p>Malian officials discussed {subject} in {place}. "
                     + ("The Chinese ambassador attended. " if china else "")
@@ -103,8 +109,13 @@ def prepared_engine(directory: Path, name: str, subscribers_count: int = 50):  #
     return engine, clock
 
 
-def bench_ingest(items: int = 200, repeats: int = 7) -> None:
-    body = synthetic_feed(items, 1)
+def bench_ingest(
+    items: int = 200, repeats: int = 7, china_share: float = 0.5, china_free_rest: bool = False
+) -> None:
+    """``china_share``: items that also name China. 0.5 is a stress case (every item is
+    Malian news, half of it Mali–China: most match, stories form, 50 readers each);
+    0.05 is closer to a Malian outlet's feed, where China is a small share of the news."""
+    body = synthetic_feed(items, 1, china_share, china_free_rest=china_free_rest)
     bare: list[float] = []
     full: list[float] = []
     commits: list[int] = []
@@ -142,7 +153,10 @@ def bench_ingest(items: int = 200, repeats: int = 7) -> None:
             commits.append(counter["n"])
             engine.dispose()
     b, f = statistics.median(bare), statistics.median(full)
-    print(f"ingest of one {items}-item feed, median of {repeats} runs, side by side:")
+    print(
+        f"ingest of one {items}-item feed ({china_share:.0%} of items about China), "
+        f"median of {repeats} runs, side by side:"
+    )
     print(f"  bare feedparser.parse : {b / items * 1000:.3f} ms/item")
     print(f"  whole mcwatch ingest  : {f / items * 1000:.3f} ms/item "
           f"({outcome.matched} matched, {outcome.queued} alerts queued for 50 subscribers)")
@@ -270,16 +284,16 @@ def bench_500_feeds(count: int = 500) -> None:
                     route = served.routes[f"/f{n}.rss"]
                     route.body, route.etag = synthetic_feed(10, 5000 + n), f'"e{n}b"'
             served.requests = served.bytes = 0
-            tracemalloc.start()
+            # tracemalloc would slow every allocation several times over and distort the
+            # wall time: the peak resident set of the process is read instead.
             t0 = time.perf_counter()
             outcomes = poll_all(engine, clock, FetchLimits())
             wall = time.perf_counter() - t0
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             statuses = {s: sum(1 for o in outcomes if o.status == s)
                         for s in ("ok", "not-modified", "error")}
             print(f"  {label}: {wall:.2f} s wall, {served.requests} requests, "
-                  f"{served.bytes / 1024:.0f} KiB, peak Python memory {peak / 2**20:.0f} MiB, "
+                  f"{served.bytes / 1024:.0f} KiB, peak RSS of the process {peak / 2**20:.0f} MiB, "
                   f"{statuses}")
         engine.dispose()
     served.close()
@@ -328,7 +342,8 @@ def bench_hostile(healthy: int = 90, hostile: int = 10, repeats: int = 3) -> Non
 
 
 if __name__ == "__main__":
-    bench_ingest()
+    bench_ingest(china_share=0.5)
+    bench_ingest(china_share=0.05, china_free_rest=True)
     print("polling 500 loopback feeds:")
     bench_500_feeds()
     print("hostile feeds:")

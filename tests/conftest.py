@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.support.feed_server",
     "tests.support.botapi",
     "tests.support.telegram",
+    "tests.support.cli",
 ]

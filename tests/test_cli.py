@@ -32,15 +32,6 @@ def command_paths() -> list[tuple[str, ...]]:
     return paths
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for key in ("MCWATCH_DATABASE_URL", "MCWATCH_TELEGRAM_TOKEN", "MCWATCH_CONFIG"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("MCWATCH_LOG_LEVEL", "WARNING")
-    return tmp_path
-
-
 @pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "mcwatch")
 def test_every_command_explains_itself(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(app, [*path, "--help"])

@@ -35,15 +35,6 @@ OPML = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for key in ("MCWATCH_DATABASE_URL", "MCWATCH_TELEGRAM_TOKEN", "MCWATCH_CONFIG"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("MCWATCH_LOG_LEVEL", "WARNING")
-    return tmp_path
-
-
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.output

@@ -73,15 +73,23 @@ def synthetic_feed(
         fr = rng.random() < 0.55
         place = rng.choice(PLACES)
         if fr:
-            china = rng.random() < china_share
-            subject = rng.choice(SUBJECTS_FR if china or not china_free_rest else NEUTRAL_FR)
+            if china_free_rest:
+                china = rng.random() < china_share
+                subject = rng.choice(SUBJECTS_FR if china else NEUTRAL_FR)
+            else:  # the stress case, drawn as it always was (comparable figures)
+                subject = rng.choice(SUBJECTS_FR)
+                china = rng.random() < china_share
             title = f"{place} : {subject}" + (" avec Pékin" if china else "")
             body = (f"<p>Les autorités maliennes ont évoqué {subject} à {place}. "
                     + ("L'ambassadeur de Chine était présent. " if china else "")
                     + "Le ministre a salué les efforts des équipes. " * rng.randint(1, 4) + "</p>")
         else:
-            china = rng.random() < china_share
-            subject = rng.choice(SUBJECTS_EN if china or not china_free_rest else NEUTRAL_EN)
+            if china_free_rest:
+                china = rng.random() < china_share
+                subject = rng.choice(SUBJECTS_EN if china else NEUTRAL_EN)
+            else:  # the stress case, drawn as it always was (comparable figures)
+                subject = rng.choice(SUBJECTS_EN)
+                china = rng.random() < china_share
             title = f"{place}: {subject}" + (" with Beijing" if china else "")
             body = (f"<p>Malian officials discussed {subject} in {place}. "
                     + ("The Chinese ambassador attended. " if china else "")

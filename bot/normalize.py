@@ -280,6 +280,9 @@ def normalize_entry(raw: RawEntry, *, now: datetime, feed_language: str | None =
     summary = html_to_text(raw.summary_html)[:MAX_SUMMARY]
     if html_to_text(title) != title:  # double-escaped titles ("&amp;lt;b&amp;gt;")
         title = one_line(html_to_text(title))
+    if raw.outlet:
+        title = strip_outlet(title, raw.outlet)
+        summary = strip_outlet(summary, raw.outlet, after_space=True)
     link = canonical_url(raw.link)
     published = raw.published or now
     if published > now + FUTURE_TOLERANCE:
@@ -293,7 +296,29 @@ def normalize_entry(raw: RawEntry, *, now: datetime, feed_language: str | None =
         published=published,
         language=language,
         author=raw.author,
+        outlet=raw.outlet,
     )
+
+
+_OUTLET_SEPARATORS = (" - ", " – ", " — ", " | ")
+
+
+def strip_outlet(text: str, outlet: str, *, after_space: bool = False) -> str:
+    """``text`` without the outlet name an aggregator appends ("… - Bamako.com" in Google
+    News titles; after mere spaces at the end of its descriptions, ``after_space``). The
+    outlet is who wrote it, not what it is about: "Bamako.com" would otherwise be the
+    Mali side of a China–Niger story.
+    """
+    stripped = text.rstrip()
+    if not stripped.casefold().endswith(outlet.casefold()) or len(stripped) == len(outlet):
+        return text
+    head = stripped[: -len(outlet)]
+    for separator in _OUTLET_SEPARATORS:
+        if head.endswith(separator):
+            return head[: -len(separator)].rstrip()
+    if after_space and head[-1:].isspace():
+        return head.rstrip()
+    return text
 
 
 def fold(text: str) -> str:

@@ -93,6 +93,7 @@ def _entry(entry: Any, feed: Any) -> RawEntry:
         published=_date(entry.get("published_parsed") or entry.get("updated_parsed")),
         language=_lang((entry.get("title_detail") or {}).get("language") or feed.get("language")),
         author=_text(entry.get("author")) or None,
+        outlet=_text((entry.get("source") or {}).get("title")) or None,
     )
 
 

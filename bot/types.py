@@ -58,6 +58,7 @@ class RawEntry:
     published: datetime | None
     language: str | None = None
     author: str | None = None
+    outlet: str | None = None  # <source> of an aggregator's item (Google News): the outlet
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class Item:
     published: datetime  # timezone-aware UTC
     language: str  # "fr" | "en" | "other"
     author: str | None = None
+    outlet: str | None = None  # the outlet that published it, when not the feed itself
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,7 @@ def add_items(
         {
             "feed_id": feed_id,
             "identity": r.identity,
-            "source": source,
+            "source": r.outlet or source,
             "title": r.title,
             "link": r.link,
             "summary": r.summary,

@@ -76,3 +76,33 @@ def test_html_to_text_output_is_a_fixed_point(markup: str) -> None:
     """Text already extracted survives being escaped and extracted again unchanged."""
     once = html_to_text(markup)
     assert html_to_text(html.escape(once, quote=False)) == once
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        pytest.param(
+            "La Chine et le Niger signent un accord pétrolier - Bamako.com",
+            '<a href="https://news.google.com/rss/articles/x">La Chine et le Niger signent un '
+            'accord pétrolier</a>&nbsp;&nbsp;<font color="#6f6f6f">Bamako.com</font>',
+            ("La Chine et le Niger signent un accord pétrolier",) * 2,
+            id="a Google News item loses the outlet it names after its title and description",
+        ),
+        pytest.param(
+            "Visit Bamako.com",
+            "Visit Bamako.com",
+            ("Visit Bamako.com", "Visit"),
+            id="a title keeps a final word that is not after a separator",
+        ),
+    ],
+)
+def test_an_aggregator_outlet_is_the_source_not_the_subject(
+    title: str, summary: str, expected: tuple[str, str]
+) -> None:
+    raw = RawEntry(
+        guid="g", link=None, title=title, summary_html=summary, published=None,
+        outlet="Bamako.com",
+    )
+    item = normalize_entry(raw, now=datetime(2026, 3, 1, tzinfo=UTC))
+    assert (item.title, item.summary) == expected
+    assert item.outlet == "Bamako.com"

@@ -136,3 +136,34 @@ def test_a_permanent_redirect_moves_the_stored_feed(engine: Engine, feed_server)
     clock.advance(hours=5)
     run_poll(engine, clock, feed_id=moved)
     assert feed_server.requests[-1].path == "/new.rss"  # asked at its new address
+
+
+GOOGLE_NEWS = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>
+<title>"Mali Chine" - Google Actualités</title><language>fr</language>
+<item><title>La Chine livre des blindés à l'armée du Niger - Bamako.com</title>
+<link>https://news.google.com/rss/articles/A1</link><guid isPermaLink="false">A1</guid>
+<description>&lt;a href="https://news.google.com/rss/articles/A1"&gt;La Chine livre des
+blindés à l'armée du Niger&lt;/a&gt;&amp;nbsp;&amp;nbsp;&lt;font color="#6f6f6f"&gt;
+Bamako.com&lt;/font&gt;</description><source url="http://bamako.com">Bamako.com</source></item>
+<item><title>Sécurité : Pékin livre des véhicules à la police malienne - Studio Tamani</title>
+<link>https://news.google.com/rss/articles/A2</link><guid isPermaLink="false">A2</guid>
+<description>La Chine a remis des véhicules aux forces de sécurité du Mali.</description>
+<source url="https://www.studiotamani.org">Studio Tamani</source></item>
+</channel></rss>"""
+
+
+def test_an_aggregator_item_is_judged_without_its_outlet_and_credited_to_it(
+    engine: Engine, feed_server
+) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock()
+    seeded(engine, clock)
+    feed_server.serve("/gnews.rss", GOOGLE_NEWS.encode())
+    add_feed(engine, feed_server.url("/gnews.rss"), clock, name="Google News — Mali Chine")
+    [outcome] = run_poll(engine, clock)
+    assert (outcome.new_items, outcome.matched) == (2, 1)  # not the China–Niger story
+    with transaction(engine) as session:
+        stored = {i.title: i.source for i in items.list_items(session, limit=5)}
+    assert stored == {
+        "La Chine livre des blindés à l'armée du Niger": "Bamako.com",
+        "Sécurité : Pékin livre des véhicules à la police malienne": "Studio Tamani",
+    }

@@ -57,6 +57,14 @@ HOSTILE = [
                  "not a feed (XML error at line 2: not well-formed (invalid token))",
                  id="binary junk"),
     pytest.param("/empty", {"body": b"   "}, "empty body", id="an empty body"),
+    pytest.param(
+        "/crash",
+        {"body": '<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>t'
+                 "</title><item><title>&amp;amp;x</title><description>&#xFFFFFF;</description>"
+                 "</item></channel></rss>".encode("utf-16")},
+        "not a feed (the parser failed: ValueError)",
+        id="bytes that crash feedparser",
+    ),
     pytest.param("/busy", {"body": b"", "status": 503, "headers": {"Retry-After": "3600"}},
                  "HTTP 503 Service Unavailable", id="busy with Retry-After"),
 ]

@@ -104,3 +104,32 @@ def test_feed_html_never_reaches_item_text_and_links_resolve() -> None:
     assert item.link == "https://example.org/news/1"
     assert item.title == "Bamako et Pékin"
     assert " ".join(item.summary.split()) == "La Chine livre des bus."
+
+
+BAD_REF = (
+    '<?xml version="1.0" encoding="{enc}"?><rss version="2.0"><channel><title>t</title>'
+    "<item><title>&amp;amp;lt;b&amp;amp;gt;Mali</title><description>Chine &#xFFFFFF; &#0; "
+    "&#55296; fin</description></item></channel></rss>"
+)
+
+
+def test_a_reference_to_no_character_is_replaced_not_fatal() -> None:
+    # feedparser's fallback parser raises ValueError from chr() on these.
+    [entry] = parse_feed(BAD_REF.format(enc="utf-8").encode()).entries
+    assert entry.summary_html == "Chine \ufffd \ufffd \ufffd fin"
+
+
+def test_the_parser_failing_on_hostile_bytes_is_a_parse_error() -> None:
+    # In UTF-16 the reference is not seen before parsing; feedparser's crash is caught.
+    with pytest.raises(ParseError, match=r"the parser failed: ValueError"):
+        parse_feed(BAD_REF.format(enc="utf-16").encode("utf-16"))
+
+
+def test_a_date_before_web_feeds_is_no_date() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>x'
+        b"</title><guid>1</guid><pubDate>Mon, 01 Jan 0001 00:00:00 GMT</pubDate></item>"
+        b"</channel></rss>"
+    )
+    [entry] = parse_feed(body).entries
+    assert entry.published is None  # normalise then uses the time first seen

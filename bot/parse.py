@@ -119,8 +119,13 @@ def _entry(entry: Any, feed: Any) -> RawEntry:
     )
 
 
+# C0 controls are not XML characters, and PostgreSQL refuses NUL in text: a guid, link
+# or author carrying one would fail the feed's whole transaction.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    return _CONTROLS.sub("", value).strip() if isinstance(value, str) else ""
 
 
 def _lang(value: Any) -> str | None:

@@ -167,3 +167,25 @@ def test_an_aggregator_item_is_judged_without_its_outlet_and_credited_to_it(
         "La Chine livre des blindés à l'armée du Niger": "Bamako.com",
         "Sécurité : Pékin livre des véhicules à la police malienne": "Studio Tamani",
     }
+
+
+def test_control_characters_never_reach_the_database(engine: Engine, feed_server) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL refuses NUL in text; XML forbids it anyway. A feed carrying it in every
+    field is stored, cleaned, on both databases."""
+    clock = FixedClock()
+    seeded(engine, clock)
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Le\x00 Sahel</title>'
+        b"<item><title>S\xc3\xa9curit\xc3\xa9 \x00: Bamako et P\xc3\xa9kin\x07</title>"
+        b"<guid>g\x00-1</guid><link>https://example.org/a\x00b</link><author>r\x00ed</author>"
+        b"<description>La Chine \x00livre des v\xc3\xa9hicules \xc3\xa0 la police malienne."
+        b"</description></item></channel></rss>"
+    )
+    feed_server.serve("/nul.rss", body)
+    add_feed(engine, feed_server.url("/nul.rss"), clock)
+    [outcome] = run_poll(engine, clock)
+    assert (outcome.status, outcome.new_items, outcome.matched) == ("ok", 1, 1)
+    with transaction(engine) as session:
+        [item] = items.list_items(session, limit=5)
+    assert "\x00" not in f"{item.title}{item.link}{item.summary}"
+    assert item.title == "Sécurité : Bamako et Pékin"

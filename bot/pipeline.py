@@ -130,9 +130,19 @@ async def ingest(
         except ParseError as exc:
             error = str(exc)
     async with store_lock or asyncio.Lock():
-        outcome = await asyncio.to_thread(
-            store_outcome, deps, feed, result, parsed, error, matcher, now
-        )
+        try:
+            outcome = await asyncio.to_thread(
+                store_outcome, deps, feed, result, parsed, error, matcher, now
+            )
+        except Exception as exc:
+            # A bug met by one feed (its transaction rolled back) must not end the poll of
+            # every other feed, nor fail again unseen at every tick: it is logged with its
+            # traceback and becomes this feed's health record, backing off like any error.
+            log.exception("poll %s", context(feed_id=feed.id, status="internal-error"))
+            reason = f"internal error ({type(exc).__name__}), see the log"
+            outcome = await asyncio.to_thread(
+                store_outcome, deps, feed, result, None, reason, matcher, now
+            )
     log.info(
         "poll %s",
         context(

@@ -189,3 +189,33 @@ def test_control_characters_never_reach_the_database(engine: Engine, feed_server
         [item] = items.list_items(session, limit=5)
     assert "\x00" not in f"{item.title}{item.link}{item.summary}"
     assert item.title == "Sécurité : Bamako et Pékin"
+
+
+def test_a_bug_met_by_one_feed_is_its_health_record_and_the_others_go_on(
+    engine: Engine, feed_server, monkeypatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """The one place mcwatch catches its own bugs: a poison feed must not stop all polling."""
+    import bot.pipeline
+
+    clock = FixedClock()
+    seeded(engine, clock)
+    feed_server.serve("/good.rss", rss(NEGATIVE).encode())
+    feed_server.serve("/poison.rss", rss(NEGATIVE.replace("n1", "poison")).encode())
+    good = add_feed(engine, feed_server.url("/good.rss"), clock)
+    poison = add_feed(engine, feed_server.url("/poison.rss"), clock)
+    real = bot.pipeline.store_items
+
+    def store_items(session, deps, feed_id, *args):  # type: ignore[no-untyped-def]
+        if feed_id == poison:
+            raise KeyError("a bug")
+        return real(session, deps, feed_id, *args)
+
+    monkeypatch.setattr(bot.pipeline, "store_items", store_items)
+    outcomes = {o.feed_id: o for o in run_poll(engine, clock)}
+    assert (outcomes[good].status, outcomes[good].new_items) == ("ok", 1)
+    assert outcomes[poison].error == "internal error (KeyError), see the log"
+    assert "KeyError: 'a bug'" in caplog.text  # the traceback is logged
+    with transaction(engine) as session:
+        row = feeds.get_feed(session, poison)
+        assert row.failures == 1 and row.next_poll_at > clock.now()
+        assert items.count_items(session) == 1  # the poison feed's batch rolled back

@@ -1,0 +1,47 @@
+"""Every bot command is registered, described in the menu and documented in the README
+(the CLI's counterpart is in test_cli.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from telegram.ext import ApplicationBuilder, CommandHandler
+
+from bot.telegram.app import ADMIN_COMMANDS, COMMANDS, add_handlers
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def registered() -> set[str]:
+    application = ApplicationBuilder().token("123:TEST").updater(None).build()
+    add_handlers(application)
+    return {
+        command
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, CommandHandler)
+        for command in handler.commands
+    }
+
+
+def test_every_registered_command_is_in_the_menu_or_admin_only() -> None:
+    menu = {row[0] for row in COMMANDS}
+    assert registered() == menu | set(ADMIN_COMMANDS)
+    assert all(french and english for _, french, english in COMMANDS)
+
+
+def test_every_bot_command_is_in_the_readme() -> None:
+    documented = set(re.findall(r"`/([a-z]+)", README))
+    assert registered() - documented == set()
+
+
+# SPEC "Telegram bot": the names are fixed by the product contract.
+SPEC_COMMANDS = set(
+    "start help topics subscribe unsubscribe mode digesttime timezone lang quiet latest "
+    "search digest trend pause resume stop stats feeds health".split()
+)
+
+
+def test_the_bot_has_exactly_the_commands_of_the_spec() -> None:
+    assert registered() == SPEC_COMMANDS

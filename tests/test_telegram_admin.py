@@ -293,3 +293,26 @@ def test_a_group_that_promotes_the_bot_keeps_receiving_alerts(
     subscriber = bot.subscriber(group)
     assert subscriber is not None and subscriber.active and subscriber.mode == "both"
     assert bot.publish("Bamako et Pékin, toujours").queued == 1
+
+
+def test_a_channel_mcwatch_serves_is_configured_by_posting_commands_in_it(
+    bot: Conversation, group: int
+) -> None:
+    """Channel posts have no author; only the channel's administrators can post there."""
+    bot.member(group, by_user_id=ADMIN, chat_type="channel", new_status="administrator")
+    bot.say(group, "/mode digest", chat_type="channel", user_id=None, language_code=None)
+    bot.say(group, "/unsubscribe mining energy", chat_type="channel", user_id=None,
+            language_code=None)
+    subscriber = bot.subscriber(group)
+    assert subscriber is not None and subscriber.mode == "digest"
+    assert bot.subscriptions(group) == all_slugs(bot.engine) - {"mining", "energy"}
+    assert bot.botapi.rejected == []
+
+
+def test_a_channel_mcwatch_does_not_serve_cannot_configure_it(
+    bot: Conversation, group: int
+) -> None:
+    answers = bot.say(group, "/mode digest", chat_type="channel", user_id=None,
+                      language_code=None)
+    assert bot.subscriber(group) is None
+    assert len(answers) == 1  # a polite refusal, nothing changed

@@ -12,6 +12,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    filters,
 )
 
 from bot.telegram import admin, commands
@@ -85,8 +86,10 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         "feeds": admin.feeds_command,
         "health": admin.health,
     }
+    # Channel posts too: a channel mcwatch serves is configured by posting commands in it.
+    messages = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POST
     for name, callback in handlers.items():
-        application.add_handler(CommandHandler(name, callback))
+        application.add_handler(CommandHandler(name, callback, filters=messages))
     application.add_handler(
         CallbackQueryHandler(commands.toggle_topic, pattern=f"^{TOGGLE_PREFIX}")
     )

@@ -1,7 +1,10 @@
 """Subscriber commands. Each handler: read the chat, one store transaction, one reply.
 
-In a group or channel the settings commands are for mcwatch administrators only
-(``MCWATCH_ADMIN_IDS``): one member must not change what the whole group receives.
+In a group the settings commands are for mcwatch administrators only
+(``MCWATCH_ADMIN_IDS``): one member must not change what the whole group receives. A
+channel post has no author, but only the channel's administrators can post, and the bot
+is there only because an mcwatch administrator added it: commands posted in a channel
+mcwatch serves are taken as the administrators'.
 """
 
 from __future__ import annotations
@@ -63,6 +66,19 @@ def is_admin(update: Update, deps: Deps) -> bool:
     return user is not None and user.id in deps.settings.admin_ids
 
 
+def may_configure(update: Update, deps: Deps) -> bool:
+    """Whether this chat's settings may be changed by this update (see module doc)."""
+    chat = update.effective_chat
+    if chat is None:
+        return False
+    if chat.type == "private" or is_admin(update, deps):
+        return True
+    if chat.type == "channel":
+        served = _find(deps, chat.id)
+        return served is not None and served.active
+    return False
+
+
 async def reply(update: Update, text: str, **kwargs: Any) -> None:
     message = update.effective_message
     if message is not None:
@@ -80,7 +96,7 @@ async def _registered(
     language = _language(update, deps)
     if chat is None:
         return None
-    if settings_change and chat.type != "private" and not is_admin(update, deps):
+    if settings_change and not may_configure(update, deps):
         await reply(update, t(language, "group_admin_only"))
         return None
     subscriber = _find(deps, chat.id)
@@ -106,7 +122,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    if chat.type != "private" and not is_admin(update, deps):
+    if not may_configure(update, deps):
         await reply(update, t(_language(update, deps), "group_refused"))
         return
     user = update.effective_user

@@ -139,6 +139,14 @@ TRAPS = [
         id="the PLA is the China side",
     ),
     pytest.param(
+        "en",
+        "Mali signs gold deal with Russia's Yadran",
+        "BEIJING, March 3 -- Mali's government signed a gold refinery deal with Russia's "
+        "Yadran group, a Chinese analyst told reporters.",
+        set(),
+        id="a wire dateline is where the reporter filed from, not a side of the story",
+    ),
+    pytest.param(
         "fr",
         "La production d'or industrielle du Mali tirée par la mine chinoise de Kalana",
         "",

@@ -15,6 +15,7 @@ from bot.match.text import (
     prepare,
     split_sentences,
     tokenize,
+    without_dateline,
     words,
 )
 from bot.types import MatchInput, TopicRule
@@ -159,3 +160,25 @@ def test_fast_and_slow_paths_agree(text: str) -> None:
 def test_fold_is_idempotent(text: str) -> None:
     assert fold(fold(text)) == fold(text)
     assert words(" ".join(words(text))) == words(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("BAMAKO, March 3 (Xinhua) -- China and Niger", "China and Niger",
+                     id="an all-caps city, a date and an agency"),
+        pytest.param("BEIJING, Feb. 20 -- Mali's government", "Mali's government",
+                     id="an all-caps city and a date"),
+        pytest.param("Bamako, 3 mars (AFP) - Le Mali", "Le Mali", id="a city with an agency"),
+        pytest.param("<p>PÉKIN (Xinhua) -- Le Mali</p>", "<p>Le Mali</p>",
+                     id="leading markup is kept"),
+        pytest.param("CHINE-MALI - La coopération", "CHINE-MALI - La coopération",
+                     id="the sides' country names are never a dateline"),
+        pytest.param("MALI - La Chine offre", "MALI - La Chine offre", id="nor is MALI alone"),
+        pytest.param("Kati - la route", "Kati - la route", id="a plain word and a dash is not"),
+        pytest.param("La Chine et le Mali - un accord", "La Chine et le Mali - un accord",
+                     id="a dash later in a sentence is not"),
+    ],
+)
+def test_wire_datelines_are_not_part_of_the_story(text: str, expected: str) -> None:
+    assert without_dateline(text) == expected

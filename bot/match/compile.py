@@ -64,6 +64,7 @@ from bot.match.text import (
     prepare,
     strip_html,
     tokenize,
+    without_dateline,
     words,
 )
 from bot.types import Match, MatchInput, TopicRule
@@ -246,7 +247,8 @@ class Matcher:
 
     def scan(self, doc: MatchInput) -> Scan:
         """Normalise both fields and collect every pattern hit (one pass per field)."""
-        fields = (analyse_field(doc.title, TITLE), analyse_field(doc.text, SUMMARY))
+        text = without_dateline(doc.text)
+        fields = (analyse_field(doc.title, TITLE), analyse_field(text, SUMMARY))
         return Scan(fields, doc.language, (self._hits(fields[0]), self._hits(fields[1])))
 
     def _hits(self, field: FieldText) -> dict[int, list[int]]:
@@ -278,7 +280,8 @@ class Matcher:
         if self._automaton is None:
             return set()
         # strip_html, not prepare: fold applies NFKC itself and spacing changes no word.
-        title, text = words(strip_html(doc.title)), words(strip_html(doc.text))
+        title = words(strip_html(doc.title))
+        text = words(strip_html(without_dateline(doc.text)))
         line = f" {' '.join(title)} {' '.join(text)} "
         return {pid for _, (pid, _) in self._automaton.iter(line)}
 

@@ -12,7 +12,7 @@ from itertools import product
 
 from bot.match import syntax
 from bot.match.lexicon import Lexicon
-from bot.match.text import SUMMARY, TITLE, tokenize
+from bot.match.text import SUMMARY, TITLE, tokenize, without_dateline
 from bot.types import MatchInput
 
 Sentences = list[list[str]]
@@ -28,7 +28,7 @@ def _sentences(text: str, field: int) -> Sentences:
 
 def document_words(doc: MatchInput) -> Fields:
     """The normalised words of the title and of the text, sentence by sentence."""
-    return _sentences(doc.title, TITLE), _sentences(doc.text, SUMMARY)
+    return _sentences(doc.title, TITLE), _sentences(without_dateline(doc.text), SUMMARY)
 
 
 def _word_matches(term: syntax.Term | syntax.Alias, word: str, lexicon: Lexicon) -> bool:

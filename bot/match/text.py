@@ -102,6 +102,25 @@ def strip_html(text: str) -> str:
     return html.unescape(_TAG_RE.sub(" ", text))
 
 
+_CAPS_CITY = r"[A-ZÀ-ÖØ-Þ]{3,}(?:[ -][A-ZÀ-ÖØ-Þ]{2,}){0,2}"
+_DATELINE_RE = re.compile(
+    r"^(\s*(?:<[^<>]{0,200}>\s*)*)"  # leading tags are kept: "<p>BAMAKO (AFP) -"
+    # a city, never a side's country: "CHINE-MALI - …", "MALI - …" open ledes
+    r"(?![\w-]*(?i:mali|chin))"
+    rf"(?:{_CAPS_CITY}(?:,[^()\n<>]{{1,25}}?)?(?:\s*\([^()\n<>]{{1,30}}\))?"  # BEIJING, Feb. 20
+    r"|[A-ZÀ-ÖØ-Þ][\w'’ .-]{1,30}?(?:,[^()\n<>]{1,25}?)?\s*\([A-Za-z][^()\n<>]{0,30}\))"
+    r"\s*(?:--|—|–|-)\s+"
+)
+
+
+def without_dateline(text: str) -> str:
+    """An item's text without the wire dateline it opens with ("BEIJING, Feb. 20
+    (Xinhua) --", "Bamako, 3 mars (AFP) -"): where the reporter filed from, not what the
+    story is about. Only unmistakable ones: an all-caps city, or a city with an agency
+    in parentheses, then a dash. Matching reads summaries through this."""
+    return _DATELINE_RE.sub(r"\1", text, count=1)
+
+
 def prepare(text: str) -> str:
     """Display-grade text: HTML gone, NFKC, spaces collapsed (line breaks kept).
 

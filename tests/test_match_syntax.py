@@ -95,6 +95,13 @@ def test_render_parses_back_to_the_same_tree(query: str, expected: Node) -> None
 ERRORS: list[tuple[str, str, str, int]] = [
     ("an empty query", "", "empty query", 1),
     ("an unclosed group", "(chine OR mali", "expected ')'", 15),
+    (
+        "5,000 nested groups (a RecursionError once)",
+        "(" * 5000 + "mali" + ")" * 5000,
+        "nested more than 64 levels deep",
+        65,
+    ),
+    ("5,000 NOTs in a row", "NOT " * 5000 + "mali", "nested more than 64 levels deep", 257),
     ("a group left open at the end", "chine (", "unexpected end of query", 8),
     ("an unmatched closing parenthesis", "chine)", "unexpected ')'", 6),
     ("an empty group", "chine ()", "empty group", 8),

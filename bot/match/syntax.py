@@ -237,6 +237,12 @@ class _Lexer:
         self.pos = after
 
 
+# Groups, fields and NOTs nested deeper than this are refused: real rules nest 3 or 4
+# levels, and each level costs the parser and the evaluators a few stack frames (5,000
+# nested parentheses raised RecursionError instead of a message with a column).
+MAX_DEPTH = 64
+
+
 class _Parser:
     def __init__(
         self,
@@ -250,6 +256,12 @@ class _Parser:
         self.index = 0
         self.aliases = aliases
         self.phrase_aliases = phrase_aliases
+        self.depth = 0
+
+    def enter(self, tok: _Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested more than {MAX_DEPTH} levels deep", tok.column)
 
     @property
     def tok(self) -> _Tok:
@@ -303,7 +315,10 @@ class _Parser:
         if self.tok.kind == "NOT":
             operator = self.advance()
             self.expect_operand_after(operator)
-            return Not(self.parse_unary())
+            self.enter(operator)
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         if self.tok.kind == "MINUS":
             operator = self.advance()
             self.expect_operand_after(operator)
@@ -320,16 +335,21 @@ class _Parser:
                 raise self.error("empty group", self.tok.column)
             if self.tok.kind == "END":
                 raise self.error("unexpected end of query", self.tok.column)
+            self.enter(tok)
             node = self.parse_or()
             if self.tok.kind != "RPAREN":
                 raise self.error("expected ')'", self.tok.column)
             self.advance()
+            self.depth -= 1
             return node
         if tok.kind == "FIELD":
             self.advance()
             if self.tok.kind in ("NOT", "MINUS", "AND", "OR", "END", "RPAREN"):
                 raise self.error(f"expected a term after '{tok.text}:'", self.tok.column)
-            return Field(tok.text, self.parse_primary())
+            self.enter(tok)
+            field = Field(tok.text, self.parse_primary())
+            self.depth -= 1
+            return field
         if tok.kind == "LANG":
             self.advance()
             return Lang(tok.text)

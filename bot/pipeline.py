@@ -199,11 +199,15 @@ def store_items(
                 joined.add(chosen)
             known.add(replace(probe, item_id=-(index + 1), story_id=story))
     stored = items.add_items(session, feed_id, source, fresh, stories_of, now)
+    if not any(matches):
+        return len(fresh), 0, 0
     topic_ids = topics.topic_ids_by_slug(session)
     recipients = subscribers.instant_recipients(session)
     matched_rows: list[tuple[int, Match]] = []
     planned: list[tuple[int, DeliveryIntent]] = []
     for (item_id, story_id), found in zip(stored, matches, strict=True):
+        if not found:  # most of a feed: nothing to plan (50 readers × 200 items adds up)
+            continue
         matched_rows.extend((item_id, match) for match in found)
         planned.extend((story_id, intent) for intent in plan_alerts(item_id, found, recipients))
     items.add_matches(session, matched_rows, topic_ids)

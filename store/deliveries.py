@@ -95,7 +95,7 @@ def queue_alerts_bulk(
             }
         )
     if values:
-        session.execute(insert(Delivery), values)
+        session.execute(insert(Delivery.__table__), values)  # type: ignore[attr-defined]
     return len(values)
 
 

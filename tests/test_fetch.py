@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import tracemalloc
+import zlib
 from datetime import UTC, datetime
 
 import pytest
@@ -92,6 +94,49 @@ def test_a_gzip_bomb_is_refused_after_decompression(feed_server) -> None:  # typ
     feed_server.serve("/bomb", b"\0" * (64 * 1024 * 1024), gzip=True)  # 64 MiB → ~64 KB
     result = fetch(feed_server.url("/bomb"))
     assert result.error == "body larger than 5 MiB refused"
+
+
+def test_a_gzip_bomb_costs_the_bound_not_its_size(feed_server) -> None:  # type: ignore[no-untyped-def]
+    """httpx inflates each network chunk whole: 64 KB of this bomb were 64 MiB in memory
+    before the bound could look. Inflating within the room left keeps it near 1 MiB."""
+    feed_server.serve("/bomb", b"\0" * (64 * 1024 * 1024), gzip=True)
+    tracemalloc.start()
+    result = fetch(feed_server.url("/bomb"), limits=FetchLimits(max_bytes=1024 * 1024))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.error == "body larger than 1 MiB refused"
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        pytest.param("gzip", lambda b: gzip.compress(b), id="gzip"),
+        pytest.param("gzip", lambda b: gzip.compress(b[:100]) + gzip.compress(b[100:]),
+                     id="gzip in two members"),
+        pytest.param("gzip", lambda b: gzip.compress(b) + b"\0" * 16, id="gzip then padding"),
+        pytest.param("deflate", lambda b: zlib.compress(b), id="deflate (zlib)"),
+        pytest.param("deflate", lambda b: zlib.compress(b)[2:-4], id="deflate (raw)"),
+    ],
+)
+def test_compressed_feeds_are_decoded(feed_server, encoding, encode) -> None:  # type: ignore[no-untyped-def]
+    feed_server.serve("/z.rss", encode(RSS), headers={"Content-Encoding": encoding})
+    result = fetch(feed_server.url("/z.rss"))
+    assert result.ok and result.body == RSS
+    sent = feed_server.requests_to("/z.rss")[0].headers
+    assert sent.get("Accept-Encoding") == "gzip, deflate"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "error"),
+    [
+        ("br", b"\x0b\x02\x80abc\x03", "unsupported Content-Encoding: br"),
+        ("gzip", b"\x1f\x8bnot gzip at all", "a broken gzip body"),
+    ],
+)
+def test_an_undecodable_body_is_a_readable_error(feed_server, encoding, body, error) -> None:  # type: ignore[no-untyped-def]
+    feed_server.serve("/z.rss", body, headers={"Content-Encoding": encoding})
+    assert fetch(feed_server.url("/z.rss")).error == error
 
 
 def test_a_40_mb_body_is_refused_without_holding_it(feed_server) -> None:  # type: ignore[no-untyped-def]

@@ -65,6 +65,8 @@ _INERT = frozenset(
         "media:thumbnail",
         "feedburner:origlink",
         "dc:subject",
+        "dc:format",
+        "dc:language",  # an item's own: feedparser keeps it apart from the text's language
     }
 )
 _ATTRIBUTES = {"guid": frozenset({"ispermalink"}), "source": frozenset({"url"})}

@@ -466,9 +466,35 @@ def _dates_feed() -> bytes:
     ).encode()
 
 
+# SPIP, common with francophone outlets: Dublin Core dates, language and format per item.
+SPIP = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"
+ xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel xml:lang="fr">
+  <title>Journal de Ségou</title>
+  <link>https://segou-info.example/</link>
+  <description>Actualités de la région</description>
+  <language>fr</language>
+  <generator>SPIP - www.spip.net</generator>
+  <item xml:lang="fr">
+    <title>Ségou : la route vers San financée par un prêt chinois</title>
+    <link>https://segou-info.example/spip.php?article812</link>
+    <guid isPermaLink="true">https://segou-info.example/spip.php?article812</guid>
+    <dc:date>2026-02-18T09:30:00Z</dc:date>
+    <dc:format>text/html</dc:format>
+    <dc:language>fr</dc:language>
+    <dc:creator>Awa Traoré</dc:creator>
+    <description>&lt;p&gt;Le chantier doit reprendre en mars.&lt;/p&gt;</description>
+  </item>
+</channel>
+</rss>
+"""
+SPIP_NO_XML_LANG = SPIP.replace(' xml:lang="fr"', "")
+
 HAND_WRITTEN: list[tuple[str, bytes, str, int]] = [  # id, body, url, entries expected
     ("wordpress-fr", WORDPRESS_FR.encode(), "https://sahel-quotidien.example/feed/", 2),
     ("wordpress-en", WORDPRESS_EN.encode(), "https://watm.example/feed/", 1),
+    ("spip", SPIP_NO_XML_LANG.encode(), "https://segou-info.example/spip.php?page=backend", 1),
     (
         "google-news",
         GOOGLE_NEWS.encode(),
@@ -520,6 +546,10 @@ def test_undeclared_non_ascii_is_left_to_feedparser(body: bytes) -> None:
     ref = parse_with_feedparser(body, url=url)
     assert len(ref.entries) == 1
     assert parse_feed(body, url=url) == ref
+
+
+def test_spip_with_xml_lang_is_equal_when_answered() -> None:
+    assert_same(SPIP.encode(), "https://segou-info.example/spip.php?page=backend")
 
 
 def test_utf16_is_equal_when_answered() -> None:
@@ -1029,6 +1059,7 @@ def exotic_item_children() -> st.SearchStrategy[str]:
         simple("dcterms:modified", dates()),
         simple("dcterms:created", dates()),
         simple("dc:language", st.sampled_from(LANGUAGES)),
+        simple("dc:format", st.sampled_from(["text/html", "text/plain"])),
         # plain names feedparser has handlers for (Atom and RSS 1.0 vocabulary)
         simple("summary", t),
         simple("id", urls()),

@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
     "bot/parse.py",
+    "bot/fastparse.py",
     "bot/normalize.py",
     "bot/schedule.py",
     "bot/notify.py",

@@ -152,6 +152,7 @@ def test_first_start_seeds_topics_once(env: Path) -> None:
         "agriculture",
         "health",
         "finance",
+        "general",  # the label of Mali–China stories none of the nine claims
     ]
     feeds_before = json.loads(runner.invoke(app, ["feeds", "list", "--json"]).stdout)
     assert feeds_before, "seeded feeds are loaded on first start"

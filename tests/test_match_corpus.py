@@ -57,7 +57,8 @@ def test_the_corpus_covers_every_topic_and_every_kind_of_negative(seeded: Matche
     assert len(items) >= 150
     assert {i.language for i in items} == {"fr", "en"}
     per_topic = Counter(t for i in items for t in i.topics)
-    assert all(per_topic[slug] >= 8 for slug in seeded.slugs), per_topic
+    topics = [slug for slug in seeded.slugs if slug != seeded.fallback]
+    assert all(per_topic[slug] >= 8 for slug in topics), per_topic
     kinds = Counter(i.category for i in items if not i.topics)
     assert set(kinds) >= NEGATIVE_KINDS, kinds
 
@@ -84,7 +85,7 @@ TRAPS = [
         "fr",
         "Or, la Chine et le Mali n'ont rien signé",
         "Or, selon nos informations, aucun accord n'a été signé entre Pékin et Bamako.",
-        set(),
+        {"general"},  # about the relationship (an accord), no topic: never mining
         id="'Or,' the conjunction is not gold",
     ),
     pytest.param(

@@ -21,6 +21,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from itertools import accumulate
 
 import ahocorasick  # type: ignore[import-not-found]  # C extension without stubs
@@ -33,6 +34,7 @@ from bot.match.gate import (
     COUNTRY,
     JOINT,
     LEDE_BREAK,
+    LISTING,
     MALI,
     NEUTRAL,
     ROUNDUP,
@@ -45,6 +47,7 @@ from bot.match.nodes import (
     AndNode,
     AnyOf,
     Const,
+    Hits,
     LangIs,
     Near,
     Node,
@@ -200,7 +203,40 @@ def compile_rules(rules: Sequence[TopicRule], lexicon: Lexicon | None = None) ->
             ) from None
         topics.append(_Topic(rule.slug, rule.name or rule.slug, node))
     gate = _compile_gate(lexicon, compiler, patterns)
-    return Matcher(tuple(topics), patterns, gate)
+    weighing = _compile_weighing(lexicon, patterns)
+    return Matcher(tuple(topics), patterns, gate, weighing)
+
+
+def _set_pids(lexicon: Lexicon, patterns: Patterns, name: str | None) -> frozenset[int]:
+    """Pattern ids of an alias set's words and exact phrases (its other forms, such as
+    proximity phrases, are not single patterns and are left out)."""
+    if not name:
+        return frozenset()
+    pids: set[int] = set()
+    for leaf in lexicon.expansion(name):
+        terms = (leaf,) if isinstance(leaf, Term) else leaf.terms
+        words = tuple(term for term in terms if isinstance(term, Term))
+        if len(words) == len(terms) and not any(t.prefix for t in words[:-1]):
+            pids.add(patterns.pid(words))
+    return frozenset(pids)
+
+
+def _compile_weighing(lexicon: Lexicon, patterns: Patterns) -> _Weighing:
+    weighing = lexicon.weighing
+    return _Weighing(
+        incidental=_set_pids(lexicon, patterns, weighing.incidental),
+        weak={slug: _set_pids(lexicon, patterns, name) for slug, name in weighing.weak.items()},
+        carrier=_set_pids(lexicon, patterns, weighing.carrier),
+        fallback=weighing.fallback,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Weighing:
+    incidental: frozenset[int] = frozenset()
+    weak: dict[str, frozenset[int]] = dataclass_field(default_factory=dict)
+    carrier: frozenset[int] = frozenset()
+    fallback: str | None = None
 
 
 def _compile_gate(lexicon: Lexicon, compiler: _Compiler, patterns: Patterns) -> Gate | None:
@@ -215,7 +251,7 @@ def _compile_gate(lexicon: Lexicon, compiler: _Compiler, patterns: Patterns) -> 
         roles.setdefault(patterns.pid(words), set()).add(role)
 
     sets = rel.sets()
-    for role in (MALI, CHINA, JOINT, NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE):
+    for role in (MALI, CHINA, JOINT, NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE, LISTING):
         if role in sets:
             for leaf in lexicon.expansion(sets[role]):
                 add(leaf, role)
@@ -231,15 +267,32 @@ class Matcher:
     """All enabled topics compiled together. Immutable after construction; thread-safe
     for matching (pyahocorasick iteration does not mutate the automaton)."""
 
-    def __init__(self, topics: tuple[_Topic, ...], patterns: Patterns, gate: Gate | None):
+    def __init__(
+        self,
+        topics: tuple[_Topic, ...],
+        patterns: Patterns,
+        gate: Gate | None,
+        weighing: _Weighing | None = None,
+    ):
         self._topics = topics
         self._lengths = patterns.lengths
         self._automaton = patterns.automaton()
         self._gate = gate
+        self._weighing = weighing or _Weighing()
+        slugs = {topic.slug for topic in topics}
+        # The fallback labels what no topic claims; it is decided last, never by its rule
+        # alone, and only where a gate judged the item to be about the relationship.
+        self._fallback = self._weighing.fallback if self._weighing.fallback in slugs else None
+        self._fallback_node = next((t.node for t in topics if t.slug == self._fallback), None)
 
     @property
     def slugs(self) -> tuple[str, ...]:
         return tuple(topic.slug for topic in self._topics)
+
+    @property
+    def fallback(self) -> str | None:
+        """The slug that labels a Mali–China item no topic claims (None: none)."""
+        return self._fallback
 
     @property
     def has_gate(self) -> bool:
@@ -306,12 +359,112 @@ class Matcher:
                 return ()
         matches: list[Match] = []
         spelling = _Spelling(scan)
-        for topic in self._topics:
-            if topic.node.test(scan):
-                terms = self._terms(scan, topic.node, verdict, spelling)
-                evidence = verdict.evidence if verdict is not None else ""
-                matches.append(Match(topic.slug, terms, evidence))
+        evidence = verdict.evidence if verdict is not None else ""
+        topic_scan = self._topic_scan(scan)
+        kept, _ = self._weigh(topic_scan)
+        for topic in kept:
+            terms = self._terms(topic_scan, topic.node, verdict, spelling)
+            matches.append(Match(topic.slug, terms, evidence))
+        if not matches and verdict is not None and self._claims_fallback(topic_scan, verdict):
+            assert self._fallback is not None
+            link = spelling.terms(sorted(set(verdict.link)))
+            matches.append(Match(self._fallback, link, evidence))
         return tuple(matches)
+
+    def _claims_fallback(self, scan: Scan, verdict: GateVerdict) -> bool:
+        """The fallback's own rule (its words of cooperation) holds in the title or in
+        the summary sentence where Mali and China meet: a Mali–China item no topic claims
+        is labelled with it; without such words near the link it is no story for us (a
+        roundup, a festival, a restaurant)."""
+        if self._fallback_node is None:
+            return False
+        summary = scan.fields[SUMMARY]
+        linked = {summary.sentence_index(p) for f, p, _ in verdict.link if f == SUMMARY}
+        allowed = {
+            p for p in range(len(summary.words)) if summary.sentence_index(p) in linked
+        }
+        return self._fallback_node.test(_within(scan, {SUMMARY: allowed}))
+
+    def _topic_scan(self, scan: Scan) -> Scan:
+        """``scan`` without the topic words that lie inside a longer incidental phrase
+        ("the army said", "la Ceinture et la Route"); the gate still sees every word."""
+        incidental = self._weighing.incidental
+        if not incidental:
+            return scan
+        lengths = self._lengths
+        fields: list[Hits] = []
+        for hits in scan.hits:
+            spans = [
+                (p, p + lengths[pid] - 1, lengths[pid])
+                for pid in incidental.intersection(hits)
+                for p in hits[pid]
+            ]
+            if not spans:
+                fields.append(hits)
+                continue
+            masked: Hits = {}
+            for pid, positions in hits.items():
+                n = lengths[pid]
+                kept = [
+                    p
+                    for p in positions
+                    if not any(n < k and low <= p and p + n <= high + 1 for low, high, k in spans)
+                ]
+                if kept:
+                    masked[pid] = kept
+            fields.append(masked)
+        return Scan(scan.fields, scan.language, (fields[0], fields[1]))
+
+    def _weigh(self, scan: Scan) -> tuple[list[_Topic], dict[str, str]]:
+        """The topics whose rule is true, less those outweighed: a topic whose rule holds
+        only through its weak terms (false once they are taken away) yields to any topic
+        whose rule holds without them. Returns the kept topics (rule order) and, for each
+        outweighed one, why."""
+        true = [t for t in self._topics if t.slug != self._fallback and t.node.test(scan)]
+        weak = self._weighing.weak
+        if len(true) < 2 or not weak:
+            return true, {}
+        only_weak: dict[str, str] = {}
+        for topic in true:
+            pids = weak.get(topic.slug)
+            if pids and not topic.node.test(self._without(scan, pids)):
+                found: list[Occurrence] = []
+                topic.node.collect(scan, found)
+                soft = self._occurrences(scan, pids)
+                terms = _Spelling(scan).terms(sorted(o for o in set(found) if o in soft))
+                only_weak[topic.slug] = ", ".join(terms[:4])
+        strong = [t.slug for t in true if t.slug not in only_weak]
+        if not strong:
+            return true, {}
+        reasons = {
+            slug: f"outweighed by {', '.join(strong)}: holds only through weak terms ({terms})"
+            for slug, terms in only_weak.items()
+        }
+        return [t for t in true if t.slug not in only_weak], reasons
+
+    def _without(self, scan: Scan, pids: frozenset[int]) -> Scan:
+        """``scan`` without the words that ``pids`` found: every pattern of the same
+        length at the same place goes too (``building*`` where ``building`` is weak)."""
+        weak = self._occurrences(scan, pids)
+        lengths = self._lengths
+        fields = tuple(
+            {
+                pid: kept
+                for pid, positions in hits.items()
+                if (kept := [p for p in positions if (field, p, lengths[pid]) not in weak])
+            }
+            for field, hits in enumerate(scan.hits)
+        )
+        return Scan(scan.fields, scan.language, (fields[0], fields[1]))
+
+    def _occurrences(self, scan: Scan, pids: frozenset[int]) -> set[Occurrence]:
+        lengths = self._lengths
+        return {
+            (field, p, lengths[pid])
+            for field, hits in enumerate(scan.hits)
+            for pid in pids.intersection(hits)
+            for p in hits[pid]
+        }
 
     def _terms(
         self, scan: Scan, node: Node, verdict: GateVerdict | None, spelling: _Spelling
@@ -336,20 +489,66 @@ class Matcher:
                 verdict.evidence,
                 spelling.terms(sorted(set(verdict.link))),
             )
+        gate_ok = verdict is None or verdict.passed
+        topic_scan = self._topic_scan(scan)
+        kept, outweighed = self._weigh(topic_scan)
+        kept_slugs = {t.slug for t in kept}
         topics: list[TopicExplanation] = []
         for topic in self._topics:
-            rule_ok = topic.node.test(scan)
-            gate_ok = verdict is None or verdict.passed
+            if topic.slug == self._fallback:
+                topics.append(
+                    self._explain_fallback(topic, topic_scan, verdict, bool(kept), relationship)
+                )
+                continue
+            rule_ok = topic.node.test(topic_scan)
             terms: tuple[str, ...] = ()
             failed: tuple[str, ...] = ()
             if rule_ok:
-                terms = self._terms(scan, topic.node, verdict if gate_ok else None, spelling)
-                failed = () if gate_ok else (f"relationship: {relationship.reason}",)
+                terms = self._terms(topic_scan, topic.node, verdict if gate_ok else None, spelling)
+                if not gate_ok:
+                    failed = (f"relationship: {relationship.reason}",)
+                elif topic.slug in outweighed:
+                    failed = (outweighed[topic.slug],)
             else:
-                failed = tuple(topic.node.failures(scan))
-            matched = rule_ok and gate_ok
+                failed = tuple(topic.node.failures(topic_scan))
+            matched = rule_ok and gate_ok and topic.slug in kept_slugs
             topics.append(TopicExplanation(topic.slug, topic.name, matched, rule_ok, terms, failed))
         return Explanation(doc.language, relationship, tuple(topics))
+
+    def _explain_fallback(
+        self,
+        topic: _Topic,
+        scan: Scan,
+        verdict: GateVerdict | None,
+        claimed_elsewhere: bool,
+        relationship: RelationshipExplanation,
+    ) -> TopicExplanation:
+        if verdict is None or not verdict.passed:
+            why = f"relationship: {relationship.reason}"
+            return TopicExplanation(topic.slug, topic.name, False, False, (), (why,))
+        if claimed_elsewhere:
+            why = "a topic claims the item"
+            return TopicExplanation(topic.slug, topic.name, False, False, (), (why,))
+        if not self._claims_fallback(scan, verdict):
+            failed = tuple(topic.node.failures(scan))
+            return TopicExplanation(topic.slug, topic.name, False, False, (), failed)
+        terms = relationship.terms
+        return TopicExplanation(topic.slug, topic.name, True, True, terms, ())
+
+
+def _within(scan: Scan, keep: dict[int, set[int]]) -> Scan:
+    """``scan`` with only the hits at positions ``keep[field]`` (all of a field absent
+    from ``keep``)."""
+    fields: list[Hits] = []
+    for field, hits in enumerate(scan.hits):
+        if field not in keep:
+            fields.append(hits)
+            continue
+        allowed = keep[field]
+        fields.append(
+            {pid: kept for pid, ps in hits.items() if (kept := [p for p in ps if p in allowed])}
+        )
+    return Scan(scan.fields, scan.language, (fields[0], fields[1]))
 
 
 class _Spelling:

@@ -6,7 +6,8 @@ Pure; used by the corpus acceptance test and ``mcwatch rules eval``. Definitions
   topic (what users receive); truth is a non-empty label set.
 - **gate**: the relationship gate alone, against the same truth (culture-only Mali–China
   items pass the gate but have no topic: they count as gate false positives, by design).
-- **topic t**: predicted when the item matches t; truth when t is among its labels.
+- **topic t**: predicted when the item matches t; truth when t is among its labels. The
+  fallback label (``general``) counts for the relationship, never as a topic.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class Report:
 
 def evaluate(matcher: Matcher, items: Iterable[LabelledItem]) -> Report:
     """Run ``matcher`` over ``items`` and score every decision (see module docstring)."""
-    report = Report(topics={slug: Score() for slug in matcher.slugs})
+    report = Report(topics={s: Score() for s in matcher.slugs if s != matcher.fallback})
     for item in items:
         doc = item.input
         scan = matcher.scan(doc)

@@ -16,7 +16,8 @@ Decision, in this order (the first failing step is the reason shown by ``rules t
    first ``lede`` sentences of the summary (the lede develops the title; a
    ``lede_break`` word such as "Separately" ends it earlier). Two summary
    sentences never link each other (briefs, roundups). A sentence naming ``crowd`` or
-   more OTHER countries is a list (summit, vote, tariff list) and links nothing; a title
+   more OTHER countries is a list (summit, vote, tariff list) and links nothing, and so is
+   one naming another country beside a ``listing`` word ("… and many other"); a title
    with a ``roundup`` word ("En bref", "Africa Daily") is a list of headlines and links
    nothing either.
 3. **Dominance.** Each side's mention score (title mentions weigh ``title_weight``;
@@ -44,7 +45,8 @@ from bot.match.text import SUMMARY, TITLE, Sentence, tokenize
 MALI, CHINA, JOINT, NEUTRAL, ROUNDUP = "mali", "china", "joint", "neutral", "roundup"
 LEDE_BREAK = "lede_break"
 SCENE = "scene"
-_MARKERS = (NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE)  # roles that mark text, not sides
+LISTING = "listing"
+_MARKERS = (NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE, LISTING)  # roles that mark text, not sides
 OPENING = 3  # a scene word counts within a sentence's first 3 words ("Elsewhere, in Mali")
 COUNTRY = "country:"  # role prefix of other countries: "country:niger"
 EVIDENCE_CHARS = 300
@@ -138,6 +140,11 @@ class Gate:
             if h.role == LEDE_BREAK:
                 key = (h.field, scan.fields[h.field].sentence_index(h.start))
                 cut_at.setdefault(key, []).append(h.start)
+        listed = {
+            (h.field, scan.fields[h.field].sentence_index(h.start))
+            for h in hits
+            if h.role == LISTING
+        }
         hits = [h for h in hits if h.role not in _MARKERS]
         roles = {hit.role for hit in hits}
         if not roles & self._sides[MALI]:
@@ -151,10 +158,13 @@ class Gate:
             key = (hit.field, sentence.index)
             by_sentence.setdefault(key, []).append(hit)
             sentences[key] = sentence
+        # A list marker ("and many other", "entre autres") makes a list of even two
+        # countries: "Kenya, Mali and many other African presidents" links nothing.
         crowded = {
             key: n
             for key, group in by_sentence.items()
             if (n := len({h.role for h in group if h.role.startswith(COUNTRY)})) >= rel.crowd
+            or (n >= 1 and key in listed)
         }
         links: list[tuple[tuple[int, int], tuple[_Hit, ...], str]] = []
         for key in sorted(by_sentence, key=lambda k: (k[0] != SUMMARY, k)):
@@ -254,18 +264,17 @@ class Gate:
         scores: Counter[str] = Counter()
         last_end: dict[tuple[int, str], int] = {}
         for hit in sorted(hits, key=lambda h: (h.field, h.start)):
-            # adjacent hits of one role are one mention: "le chinois Ganfeng"
-            key = (hit.field, hit.role)
-            adjacent = key in last_end and hit.start - last_end[key] <= 2
-            last_end[key] = max(hit.end, last_end.get(key, hit.end))
-            if adjacent:
-                continue
+            # adjacent hits of one side are one mention: "le chinois Ganfeng", and a
+            # joint name counts for each side unless that side was just named
+            # ("Chinese-owned Goulamina" is one China-side mention)
+            sides = (MALI, CHINA) if hit.role == JOINT else (hit.role,)
             weight = rel.title_weight if hit.field == TITLE and not roundup else 1
-            if hit.role == JOINT:
-                scores[MALI] += weight
-                scores[CHINA] += weight
-            else:
-                scores[hit.role] += weight
+            for side in sides:
+                key = (hit.field, side)
+                adjacent = key in last_end and hit.start - last_end[key] <= 2
+                last_end[key] = max(hit.end, last_end.get(key, hit.end))
+                if not adjacent:
+                    scores[side] += weight
         others = [(score, role) for role, score in scores.items() if role.startswith(COUNTRY)]
         if not others:
             return ""

@@ -100,7 +100,7 @@ THRESHOLDS: tuple[Threshold, ...] = (
 THRESHOLD_KEYS = tuple(t.key for t in THRESHOLDS)
 _DEFAULT = {t.key: t.value for t in THRESHOLDS}
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
-_SIDE_KEYS = ("mali", "china", "joint", "neutral", "roundup", "lede_break", "scene")
+_SIDE_KEYS = ("mali", "china", "joint", "neutral", "roundup", "lede_break", "scene", "listing")
 _RELATIONSHIP_KEYS = (*_SIDE_KEYS, "exclude", "countries", *THRESHOLD_KEYS)
 
 
@@ -115,7 +115,8 @@ class Relationship:
     a query that vetoes the gate (sport); ``lede_break``: words that start another story
     wherever they stand ("Separately"); ``scene``: words that set a new scene only when
     they open a sentence ("Au Mali, …", "In West Africa, …"), so they neither hide the
-    names they hold nor cut inside a sentence.
+    names they hold nor cut inside a sentence; ``listing``: words that make a sentence
+    a list even when it names only one other country ("Kenya, Mali and many other").
     """
 
     mali: str = "mali"
@@ -125,6 +126,7 @@ class Relationship:
     roundup: str | None = None
     lede_break: str | None = None
     scene: str | None = None
+    listing: str | None = None
     exclude: str = ""
     countries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     window: int = int(_DEFAULT["window"])
@@ -140,7 +142,61 @@ class Relationship:
         roles["roundup"] = self.roundup
         roles["lede_break"] = self.lede_break
         roles["scene"] = self.scene
+        roles["listing"] = self.listing
         return {role: name for role, name in roles.items() if name}
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One row of the entity table: a name the reader is expected to place on a side.
+
+    ``side`` is the alias set the name joins (``mali``, ``china`` or ``joint`` for a
+    project that is itself the relationship: a Malian mine run by a Chinese group);
+    ``sector``, when given, is a topic slug whose ``<sector>_strong`` set it also joins;
+    ``reason`` says why, for the reviewer.
+    """
+
+    name: str
+    side: str
+    sector: str | None = None
+    reason: str = ""
+
+    def to_mapping(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"name": self.name, "side": self.side}
+        if self.sector:
+            row["sector"] = self.sector
+        row["reason"] = self.reason
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class Weighing:
+    """How matched topics are weighed against each other (see ``compile.py``).
+
+    ``incidental``: alias set of phrases whose words never count for a topic — a
+    source of a statement ("selon l'armée", "the army said"), a name that holds a
+    sector word ("la Ceinture et la Route", "insécurité alimentaire"). A topic term
+    lying inside a longer incidental phrase is ignored. ``weak``: topic slug → alias
+    set of terms that make the topic only when no other topic has better evidence
+    (an "audience" on a mining story, "armed forces" announcing a kidnapping).
+    ``carrier``: alias set of words that carry a topic term without being evidence
+    themselves (the agenda verbs: "discussed", "signed"). ``fallback``: the slug that
+    labels a Mali–China item no topic claims, so it is never dropped for want of a
+    topic word.
+    """
+
+    incidental: str | None = None
+    weak: Mapping[str, str] = field(default_factory=dict)
+    carrier: str | None = None
+    fallback: str | None = None
+
+    def to_mapping(self) -> dict[str, Any]:
+        return {
+            "incidental": self.incidental,
+            "weak": dict(self.weak),
+            "carrier": self.carrier,
+            "fallback": self.fallback,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +209,8 @@ class Lexicon:
 
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     relationship: Relationship | None = None
+    weighing: Weighing = field(default_factory=Weighing)
+    entities: tuple[Entity, ...] = ()
     _expansions: Mapping[str, tuple[Leaf, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -161,7 +219,8 @@ class Lexicon:
         aliases = MappingProxyType({k: tuple(v) for k, v in self.aliases.items()})
         object.__setattr__(self, "aliases", aliases)
         if not self._expansions:
-            expansions = {name: _parse_set(name, terms) for name, terms in aliases.items()}
+            merged = _with_entities(aliases, self.entities)
+            expansions = {name: _parse_set(name, terms) for name, terms in merged.items()}
             object.__setattr__(self, "_expansions", MappingProxyType(expansions))
 
     @property
@@ -195,12 +254,20 @@ class Lexicon:
         aliases: dict[str, tuple[str, ...]] = {}
         for name, terms in raw_aliases.items():
             aliases[_check_name(name, "aliases")] = _check_terms(terms, f"aliases.{name}")
-        lexicon = cls(aliases=aliases)
+        entities = _entities(data.get("entities"), aliases)
+        lexicon = cls(aliases=aliases, entities=entities)
+        weighing = _weighing(data.get("weighing"), lexicon)
         raw_relationship = data.get("relationship")
-        if raw_relationship is None:
-            return lexicon
-        relationship = _relationship(raw_relationship, lexicon)
-        return cls(aliases=aliases, relationship=relationship, _expansions=lexicon._expansions)
+        relationship = None
+        if raw_relationship is not None:
+            relationship = _relationship(raw_relationship, lexicon)
+        return cls(
+            aliases=aliases,
+            relationship=relationship,
+            weighing=weighing,
+            entities=entities,
+            _expansions=lexicon._expansions,
+        )
 
     def to_mapping(self) -> dict[str, Any]:
         """Plain JSON-able form; ``from_mapping(to_mapping())`` gives an equal lexicon."""
@@ -213,11 +280,16 @@ class Lexicon:
             relationship["roundup"] = rel.roundup
             relationship["lede_break"] = rel.lede_break
             relationship["scene"] = rel.scene
+            relationship["listing"] = rel.listing
             relationship["exclude"] = rel.exclude
             relationship["countries"] = {k: list(v) for k, v in rel.countries.items()}
             for key in THRESHOLD_KEYS:
                 relationship[key] = getattr(rel, key)
             result["relationship"] = relationship
+        if self.weighing != Weighing():
+            result["weighing"] = self.weighing.to_mapping()
+        if self.entities:
+            result["entities"] = [entity.to_mapping() for entity in self.entities]
         return result
 
 
@@ -274,6 +346,86 @@ def _gate_terms(terms: tuple[str, ...], where: str) -> None:
             )
 
 
+def _entities(raw: object, aliases: Mapping[str, tuple[str, ...]]) -> tuple[Entity, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise LexiconError("entities: expected a list of {name, side, sector, reason}")
+    result: list[Entity] = []
+    for index, row in enumerate(raw):
+        where = f"entities[{index}]"
+        if not isinstance(row, Mapping):
+            raise LexiconError(f"{where}: expected a mapping")
+        unknown = set(row) - {"name", "side", "sector", "reason"}
+        if unknown:
+            raise LexiconError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        name = _check_terms([row.get("name")], f"{where}.name")[0]
+        _gate_terms((name,), f"{where}.name")
+        side = row.get("side")
+        if not isinstance(side, str) or side not in aliases:
+            raise LexiconError(f"{where}.side: {side!r} is not an alias set")
+        sector = row.get("sector")
+        if sector is not None and f"{sector}_strong" not in aliases:
+            raise LexiconError(f"{where}.sector: no alias set {sector}_strong for {sector!r}")
+        reason = row.get("reason") or ""
+        if not isinstance(reason, str):
+            raise LexiconError(f"{where}.reason: expected text")
+        result.append(Entity(name, side, sector, reason.strip()))
+    return tuple(result)
+
+
+def _with_entities(
+    aliases: Mapping[str, tuple[str, ...]], entities: tuple[Entity, ...]
+) -> dict[str, tuple[str, ...]]:
+    """The alias sets with each entity added to its side's set and its sector's."""
+    merged = {name: list(terms) for name, terms in aliases.items()}
+    for entity in entities:
+        for name in (entity.side, f"{entity.sector}_strong" if entity.sector else None):
+            if name and name in merged and entity.name not in merged[name]:
+                merged[name].append(entity.name)
+    return {name: tuple(terms) for name, terms in merged.items()}
+
+
+def _weighing(raw: object, lexicon: Lexicon) -> Weighing:
+    if raw is None:
+        return Weighing()
+    if not isinstance(raw, Mapping):
+        raise LexiconError("weighing: expected a mapping")
+    known = ("incidental", "weak", "carrier", "fallback")
+    for key in raw:
+        if key not in known:
+            raise LexiconError(f"weighing.{key}: unknown key (known: {', '.join(known)})")
+
+    def alias_set(value: object, where: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or value not in lexicon.aliases:
+            raise LexiconError(f"{where}: {value!r} is not an alias set")
+        return value
+
+    weak_raw = raw.get("weak") or {}
+    if not isinstance(weak_raw, Mapping):
+        raise LexiconError("weighing.weak: expected a mapping of topic slug → alias set")
+    weak: dict[str, str] = {}
+    for slug, name in weak_raw.items():
+        where = f"weighing.weak.{slug}"
+        if not isinstance(slug, str) or not slug:
+            raise LexiconError(f"{where}: expected a topic slug")
+        weak[slug] = alias_set(name, where) or ""
+    incidental = alias_set(raw.get("incidental"), "weighing.incidental")
+    if incidental is not None:
+        _gate_terms(lexicon.aliases[incidental], f"aliases.{incidental}")
+    fallback = raw.get("fallback")
+    if fallback is not None and (not isinstance(fallback, str) or not fallback):
+        raise LexiconError("weighing.fallback: expected a topic slug")
+    return Weighing(
+        incidental=incidental,
+        weak=MappingProxyType(weak),
+        carrier=alias_set(raw.get("carrier"), "weighing.carrier"),
+        fallback=fallback,
+    )
+
+
 def _relationship(raw: object, lexicon: Lexicon) -> Relationship:
     if not isinstance(raw, Mapping):
         raise LexiconError("relationship: expected a mapping")
@@ -328,6 +480,7 @@ def _relationship(raw: object, lexicon: Lexicon) -> Relationship:
         roundup=sides["roundup"],
         lede_break=sides["lede_break"],
         scene=sides["scene"],
+        listing=sides["listing"],
         exclude=exclude.strip(),
         countries=MappingProxyType(countries),
         **numbers,

@@ -37,6 +37,19 @@ class Thresholds:
     # (the credentials at Koulouba two weeks after the copy at the ministry) is another
     # story even with the same actors.
     window: timedelta = timedelta(hours=60)
+    # A near-copy (most of each item's distinctive concepts shared) is a repost and
+    # joins its story up to a week after the story's first report.
+    repost_overlap: float = 0.60
+    # ... and what it shares with a later member must also be shared, in part, with the
+    # story's first report: a report of another event resembles the members that joined
+    # since (same trip, same actors), not the first report.
+    first_overlap: float = 0.10
+    repost_window: timedelta = timedelta(days=6)
+    # Whatever member a new item resembles, the merge is judged against the story as a
+    # whole: the kinds of event its members name (see _EVENT_KINDS) and the window of
+    # its FIRST report.
+    # Chaining "security accord (FR)" → "(EN)" → "attack near Kayes" merged distinct
+    # events into one story that nobody was alerted of.
     # Mean weighted coverage of each item's top concepts by the other. Corpus backtest
     # (244 items, 53 groups): 0.25 → P 0.91/R 0.95, 0.30 → 0.92/0.92, 0.35 → 0.91/0.86.
     # 0.30 sits in the middle of the plateau where both stay ≥ 0.9.
@@ -73,7 +86,10 @@ _STOPWORDS = frozenset(
     """.split()
 )
 
-# Words every Mali–China item shares: they identify the watch, not the event.
+# Words every Mali–China item shares: they identify the watch, not the event (the
+# head of state and his titles are in half of them: "le Président de la Transition, le
+# Général d'armée Assimi Goïta, Chef de l'État" opens an audience, a mine's inauguration
+# and a memorandum with Huawei alike).
 _COMMON = frozenset(
     """
     mali malien malienne maliens maliennes malian malians bamako chine china chinois
@@ -81,6 +97,7 @@ _COMMON = frozenset(
     rpc prc republique republic populaire people peoples cooperation cooperer partenariat
     partnership partenaire partner bilateral bilaterale relation relations pays country
     countries gouvernement government xinhua afp reuters apa
+    assimi goita excellence colonel general generale chef etat
     """.split()
 )
 
@@ -260,16 +277,92 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     "west": ("west", "ouest", "occident"),
     "gunmen": ("armed", "arme", "hommes-arm", "jihad", "djihad", "terror", "insurg"),
     "equipment": ("equipm", "equipem", "materie", "materiel", "gear", "logisti"),
-    "ceremony": ("ceremon", "handover", "remise", "inaugur"),
+    "ceremony": ("ceremon", "handover", "remise"),
+    # a site that starts working, in either language: "inauguration de l'usine",
+    # "starts output", "begins production", "goes into operation"
+    "launch": (
+        "inaugur", "output", "produc", "demarr", "commenc", "commission", "milestone",
+        "mise-en-service",
+    ),
     "region": ("region", "provinc", "cercle"),
     "embassy": ("embass", "ambassade"),
     "search": ("search", "recherc", "ratiss", "manhunt"),
     "company": ("company", "compan", "firm", "entrepri", "societe", "group", "operat", "exploit"),
 }
+# What happened, as opposed to who and where: the kind of event a report names, from
+# the words that name it (prefixes of folded words; the ambiguous ones whole: "reçu",
+# "accord" but not "accorde une audience", "attaque" but not "l'attaquant"). Two reports
+# that both name kinds of event and share none are two events, however many actors and
+# places they share: a security accord and an attack on a convoy; an audience with
+# Ganfeng's CEO and the inauguration of Ganfeng's mine, the same day, the same place.
+_EVENT_KINDS: dict[str, tuple[str, ...]] = {
+    "violence": (
+        "kidnap", "abduct", "enlev", "rapt", "otage", "hostag", "attack", "attaque",
+        "ambush", "embusc", "assault", "assaill",
+    ),
+    "rescue": ("libere", "liberat", "freed", "secouru", "rescued", "relache"),
+    "accident": ("collaps", "eboul", "effondr", "landslid"),
+    "arrest": ("arrest", "interpel", "detain"),
+    # talks and what they conclude are one kind: an audience often ends in an accord
+    "talks": ("audienc", "credenti", "creance", "farewell", "adieu", "rencontr", "receiv"),
+    "launch": (
+        "inaugur", "production", "output", "milestone", "commissioning", "demarr",
+        "commenced",
+    ),
+}
+_EVENT_WORDS: dict[str, str] = {
+    word: "talks"
+    for word in (
+        "recu", "recue", "recus", "recoit", "met", "meets", "meet", "accord", "accords",
+        "agreement", "agreements", "memorandum", "mou", "pact", "treaty", "traite",
+    )
+}
+KIND_MODE = "pair"
+_KIND_PREFIXES = sorted(
+    ((prefix, kind) for kind, prefixes in _EVENT_KINDS.items() for prefix in prefixes),
+    key=lambda pair: -len(pair[0]),
+)
+
+
+@lru_cache(maxsize=1 << 16)
+def event_kind(word: str) -> str | None:
+    """The kind of event a folded word names, if any."""
+    if word in _EVENT_WORDS:
+        return _EVENT_WORDS[word]
+    for prefix, kind in _KIND_PREFIXES:
+        if word.startswith(prefix):
+            return kind
+    return None
+
+
+def kinds_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Do two reports name different events (see ``_EVENT_KINDS``)?"""
+    return bool(a) and bool(b) and not a & b
+
+
+_CONCEPTS["rescue"] = (
+    "rescu", "libere", "liberat", "freed", "releas", "secour", "relach", "echapp"
+)
+_CONCEPTS["production"] = ("produc", "output", "milestone", "commissioning")
+_CONCEPTS["fire"] = ("fire", "incendi", "pompier", "civil")
+
 _PREFIXES = sorted(
     ((prefix, concept) for concept, prefixes in _CONCEPTS.items() for prefix in prefixes),
     key=lambda pair: -len(pair[0]),
 )
+# Small counts, in words or digits, meet across languages: how many were kidnapped,
+# killed or received is part of what happened.
+_COUNTS = {
+    word: str(n)
+    for n, words in enumerate(
+        (
+            (), (), ("deux", "two"), ("trois", "three"), ("quatre", "four"),
+            ("cinq", "five"), ("six",), ("sept", "seven"), ("huit", "eight"),
+            ("neuf", "nine"),
+        )
+    )
+    for word in words
+}
 # Ordinals in either language: 18e, 18ème, 18th, 1er, 65e.
 _ORDINAL = re.compile(r"^(\d+)(?:e|er|ere|eme|th|st|nd|rd)$")
 _TOKEN = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
@@ -311,16 +404,21 @@ def _opens_sentence(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?…:\n—–-|"
 
 
-def features(title: str, summary: str) -> tuple[frozenset[str], frozenset[str]]:
-    """(concepts, anchors) of an item. Anchors are also concepts."""
+def features(title: str, summary: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(concepts, anchors, kinds of event) of an item. Anchors are also concepts."""
     concepts: set[str] = set()
     anchors: set[str] = set()
+    kinds: set[str] = set()
     for part in (title, summary):
         shouting = part.isupper()  # ALL-CAPS headlines say nothing about names
         for match in _TOKEN.finditer(part):
             raw = _POSSESSIVE.sub("", _ELISION.sub("", match.group(0)))
             for piece in re.split(r"[-'’]", raw):
                 word = _fold(piece)
+                count = _COUNTS.get(word) or (word if len(word) == 1 and word.isdigit() else None)
+                if count is not None:  # "trois Chinois" / "three Chinese" / "3 Chinese"
+                    concepts.add(f"#{count}")
+                    continue
                 if len(word) < 2 or word in _STOPWORDS or word in _COMMON:
                     continue
                 ordinal = _ORDINAL.match(word)
@@ -332,6 +430,9 @@ def features(title: str, summary: str) -> tuple[frozenset[str], frozenset[str]]:
                     continue
                 if len(word) < 3:
                     continue
+                kind = event_kind(word)
+                if kind is not None:
+                    kinds.add(kind)
                 named = (
                     piece[:1].isupper()
                     and not shouting
@@ -340,7 +441,7 @@ def features(title: str, summary: str) -> tuple[frozenset[str], frozenset[str]]:
                 if named and concept(word) == word[:7]:
                     anchors.add(word[:7])
                 concepts.add(concept(word))
-    return frozenset(concepts), frozenset(anchors)
+    return frozenset(concepts), frozenset(anchors), frozenset(kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,14 +453,15 @@ class Fingerprint:
     published: datetime
     concepts: frozenset[str]
     anchors: frozenset[str]
+    kinds: frozenset[str] = frozenset()
 
 
 def fingerprint(
     item_id: int, story_id: int | None, title: str, summary: str, language: str, published: datetime
 ) -> Fingerprint:
     """``language`` is accepted for symmetry with the item; concepts are bilingual."""
-    concepts, anchors = features(title, summary[:1500])
-    return Fingerprint(item_id, story_id, published, concepts, anchors)
+    concepts, anchors, kinds = features(title, summary[:1500])
+    return Fingerprint(item_id, story_id, published, concepts, anchors, kinds)
 
 
 def _weight_of(n: int, size: int) -> float:
@@ -395,7 +497,7 @@ def similarity(
     def weight(c: str, fp: Fingerprint) -> float:
         if c in fp.anchors:
             kind = th.anchor_weight
-        elif c in _CONCEPTS:
+        elif c in _CONCEPTS or c.startswith("#"):
             kind = th.concept_weight
         else:
             kind = th.word_weight
@@ -433,10 +535,17 @@ class StoryPool:
         self.pool: list[Fingerprint] = []
         self.frequency: Counter[str] = Counter()
         self.index: dict[str, list[int]] = {}
+        self.first: dict[int, Fingerprint] = {}
+        self.kinds: dict[int, frozenset[str]] = {}  # every kind of event a story's members name
         for candidate in candidates:
             self.add(candidate)
 
     def add(self, fingerprint: Fingerprint) -> None:
+        """Add an item; the first one added of each story is its first report."""
+        if fingerprint.story_id is not None:
+            self.first.setdefault(fingerprint.story_id, fingerprint)
+            kinds = self.kinds.get(fingerprint.story_id, frozenset())
+            self.kinds[fingerprint.story_id] = kinds | fingerprint.kinds
         position = len(self.pool)
         self.pool.append(fingerprint)
         self.frequency.update(fingerprint.concepts)
@@ -451,15 +560,25 @@ class StoryPool:
             for c in (self.pool[p] for p in sharing)
             if c.story_id is not None
             and c.item_id != new.item_id
-            and abs(c.published - new.published) <= th.window
+            and abs(c.published - new.published) <= th.repost_window
         ]
         if not near:
             return None
         weights = _Weights(self.frequency, new.concepts, max(len(self.pool) + 1, th.min_pool))
         best: tuple[float, int] | None = None
         for other in near:
+            assert other.story_id is not None
+            first = self.first.get(other.story_id, other)
+            if kinds_conflict(new.kinds, self.kinds.get(other.story_id, other.kinds)):
+                continue  # two different things happened: two events
             score = similarity(new, other, weights, th)
-            if score >= th.overlap and (best is None or score > best[0]):
-                assert other.story_id is not None
-                best = (score, other.story_id)
+            window = th.repost_window if score >= th.repost_overlap else th.window
+            if abs(first.published - new.published) > window:
+                continue
+            if score < th.overlap or (best is not None and score <= best[0]):
+                continue
+            if first is not other and similarity(new, first, weights, th) < th.first_overlap:
+                continue  # like a later member, unlike the first report: a chain
+            best = (score, other.story_id)
         return None if best is None else best[1]
+

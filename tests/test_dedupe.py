@@ -101,5 +101,5 @@ def test_different_events_stay_apart() -> None:
     ],
 )
 def test_anchors_are_language_neutral(text: str, expected: set[str]) -> None:
-    _, anchors = features("", f"Ce matin, {text} était là.")
+    _, anchors, _ = features("", f"Ce matin, {text} était là.")
     assert expected <= anchors

@@ -61,7 +61,9 @@ def plan_digest(
     zone = ZoneInfo(timezone or deps.settings.timezone)
     day = end.astimezone(zone).date()
     with transaction(deps.engine) as session:
-        stories = digests.stories_between(session, subscriber_id, start, end)
+        stories = digests.stories_between(
+            session, subscriber_id, start, end, deps.settings.backlog
+        )
         listed = topics.list_topics(session)
         days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
         counts = digests.daily_story_counts(session, days, zone) if stories else {}

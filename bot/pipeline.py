@@ -205,10 +205,13 @@ def store_items(
     recipients = subscribers.instant_recipients(session)
     matched_rows: list[tuple[int, Match]] = []
     planned: list[tuple[int, DeliveryIntent]] = []
-    for (item_id, story_id), found in zip(stored, matches, strict=True):
+    backlog = deps.settings.backlog
+    for item, (item_id, story_id), found in zip(fresh, stored, matches, strict=True):
         if not found:  # most of a feed: nothing to plan (50 readers × 200 items adds up)
             continue
         matched_rows.extend((item_id, match) for match in found)
+        if backlog is not None and now - item.published > backlog:
+            continue  # an archive, not news: stored and searchable, never alerted
         planned.extend((story_id, intent) for intent in plan_alerts(item_id, found, recipients))
     items.add_matches(session, matched_rows, topic_ids)
     for story_id in joined:

@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,11 +68,20 @@ class Settings:
     # the lease while it works, so this is how long a crashed sender's alerts wait
     # before another sender takes them (and may repeat the one that was in flight).
     delivery_lease: int = 120
+    # Days after its publication an item is still news: one first seen later (a feed
+    # added with its archive, a late repost) is stored and searchable, never alerted
+    # nor put in a digest. 0: everything is news.
+    backlog_days: int = 3
 
     @property
     def console_mode(self) -> bool:
         """No token: alerts and digests are printed instead of sent."""
         return self.telegram_token is None
+
+    @property
+    def backlog(self) -> timedelta | None:
+        """How old an item may be when first seen and still be alerted (None: any)."""
+        return timedelta(days=self.backlog_days) if self.backlog_days else None
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -214,6 +223,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         values["fetch_concurrency"] = _parse_int(v, "MCWATCH_FETCH_CONCURRENCY", minimum=1)
     if (v := get("DELIVERY_LEASE")) is not None:
         values["delivery_lease"] = _parse_int(v, "MCWATCH_DELIVERY_LEASE", minimum=1)
+    if (v := get("BACKLOG_DAYS")) is not None:
+        values["backlog_days"] = _parse_int(v, "MCWATCH_BACKLOG_DAYS", minimum=0)
     if (v := get("LOG_LEVEL")) is not None:
         level = v.strip().upper()
         if level not in _LOG_LEVELS:

@@ -168,10 +168,16 @@ def close_digest(
 
 
 def stories_between(
-    session: Session, subscriber_id: int | None, start: datetime, end: datetime
+    session: Session,
+    subscriber_id: int | None,
+    start: datetime,
+    end: datetime,
+    backlog: timedelta | None = None,
 ) -> list[DigestStory]:
     """Stories with items that arrived in [start, end) in the subscriber's topics
-    (every topic when ``subscriber_id`` is None), one entry per story."""
+    (every topic when ``subscriber_id`` is None), one entry per story. With
+    ``backlog``, items published more than that before ``start`` are archive, not news,
+    and left out."""
     topic_rows = session.exec(select(Topic.id, Topic.slug, Topic.position)).all()
     position = {tid: pos for tid, _, pos in topic_rows}
     slug_of = {tid: slug for tid, slug, _ in topic_rows}
@@ -180,6 +186,8 @@ def stories_between(
         .join(ItemTopic, col(ItemTopic.item_id) == col(Item.id))
         .where(col(Item.fetched_at) >= start, col(Item.fetched_at) < end)
     )
+    if backlog is not None:
+        query = query.where(col(Item.published) >= start - backlog)
     if subscriber_id is not None:
         query = query.where(
             col(ItemTopic.topic_id).in_(

@@ -78,6 +78,9 @@ def configured(
     monkeypatch.setenv("MCWATCH_TELEGRAM_TOKEN", TOKEN)
     monkeypatch.setenv("MCWATCH_TELEGRAM_API_URL", botapi.base_url)
     monkeypatch.setenv("MCWATCH_LOG_LEVEL", "DEBUG")  # the most talkative: still no token
+    # The feed's items are from February: news for this test, not an archive (the
+    # backlog rule has its own tests in test_realnews.py).
+    monkeypatch.setenv("MCWATCH_BACKLOG_DAYS", "0")
     return database_url
 
 

@@ -30,6 +30,7 @@ from bot.errors import RuleSyntaxError
 from bot.match import syntax
 from bot.match.explain import Explanation, RelationshipExplanation, TopicExplanation
 from bot.match.gate import (
+    AGENT,
     CHINA,
     COUNTRY,
     JOINT,
@@ -251,7 +252,7 @@ def _compile_gate(lexicon: Lexicon, compiler: _Compiler, patterns: Patterns) -> 
         roles.setdefault(patterns.pid(words), set()).add(role)
 
     sets = rel.sets()
-    for role in (MALI, CHINA, JOINT, NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE, LISTING):
+    for role in (MALI, CHINA, JOINT, NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE, LISTING, AGENT):
         if role in sets:
             for leaf in lexicon.expansion(sets[role]):
                 add(leaf, role)

@@ -46,7 +46,10 @@ MALI, CHINA, JOINT, NEUTRAL, ROUNDUP = "mali", "china", "joint", "neutral", "rou
 LEDE_BREAK = "lede_break"
 SCENE = "scene"
 LISTING = "listing"
-_MARKERS = (NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE, LISTING)  # roles that mark text, not sides
+AGENT = "agent"
+_MARKERS = (NEUTRAL, ROUNDUP, LEDE_BREAK, SCENE, LISTING, AGENT)  # roles that mark text
+AGENT_REACH = 3  # "financé par la Chine": the agent word at most 3 words before the side
+DEEP_LEDE = 5  # an agent-marked side links the title down to the lede's 5th sentence
 OPENING = 3  # a scene word counts within a sentence's first 3 words ("Elsewhere, in Mali")
 COUNTRY = "country:"  # role prefix of other countries: "country:niger"
 EVIDENCE_CHARS = 300
@@ -133,6 +136,10 @@ class Gate:
             )
         ]
         lede = min([self.relationship.lede, *breaks])
+        deep = min([DEEP_LEDE, *breaks]) if self.relationship.lede else 0
+        agents = {
+            (h.field, h.start) for h in hits if h.role == AGENT and h.field == SUMMARY
+        }
         # "…Chinese buyers stocked up; separately, Mali's output fell": a break word between
         # the two sides of one sentence starts another story there, as it ends the lede.
         cut_at: dict[tuple[int, int], list[int]] = {}
@@ -175,7 +182,7 @@ class Gate:
                 kind = "joint term" if link[0].role == JOINT else "same sentence"
                 links.append((key, link, kind))
         if not links and not roundup:
-            links += self._title_lede(by_sentence, crowded, lede)
+            links += self._title_lede(by_sentence, crowded, lede, deep, agents)
         if not links:
             return GateVerdict(False, self._no_link_reason(by_sentence, crowded, roundup))
         marginal = self._marginal(hits, roundup)
@@ -200,22 +207,35 @@ class Gate:
         by_sentence: dict[tuple[int, int], list[_Hit]],
         crowded: dict[tuple[int, int], int],
         lede: int,
+        deep: int = 0,
+        agents: set[tuple[int, int]] | None = None,
     ) -> list[tuple[tuple[int, int], tuple[_Hit, ...], str]]:
-        """A side named in the title, the other in one of the lede's first sentences.
+        """A side named in the title, the other in one of the lede's first sentences, or
+        deeper in the lede (up to ``deep`` sentences) as the agent of what the title
+        reports: "Route Kayes–Kita : les travaux lancés / … / Le chantier est financé
+        par la Chine" (an ``agent`` word at most ``AGENT_REACH`` words before it).
 
         Only when the title names one side: a title naming both without linking them
         ("Gold rallies on Chinese buying; Mali output slumps") is two headlines already.
         """
+        agents = agents or set()
         title = [h for k, g in by_sentence.items() if k[0] == TITLE and k not in crowded for h in g]
         title_roles = {h.role for h in title}
         if title_roles & self._sides[MALI] and title_roles & self._sides[CHINA]:
             return []
-        for key in sorted(k for k in by_sentence if k[0] == SUMMARY and k[1] < lede):
+        reach = max(lede, deep)
+        for key in sorted(k for k in by_sentence if k[0] == SUMMARY and k[1] < reach):
             if key in crowded:
                 continue
             for side, other in ((MALI, CHINA), (CHINA, MALI)):
                 mine = [h for h in title if h.role == side]
                 theirs = [h for h in by_sentence[key] if h.role == other]
+                if key[1] >= lede:  # deeper than the lede: only as the agent
+                    theirs = [
+                        h
+                        for h in theirs
+                        if any((SUMMARY, h.start - d) in agents for d in range(1, AGENT_REACH + 1))
+                    ]
                 if mine and theirs:
                     return [(key, (mine[0], theirs[0]), "title and lede")]
         return []

@@ -100,7 +100,9 @@ THRESHOLDS: tuple[Threshold, ...] = (
 THRESHOLD_KEYS = tuple(t.key for t in THRESHOLDS)
 _DEFAULT = {t.key: t.value for t in THRESHOLDS}
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
-_SIDE_KEYS = ("mali", "china", "joint", "neutral", "roundup", "lede_break", "scene", "listing")
+_SIDE_KEYS = (
+    "mali", "china", "joint", "neutral", "roundup", "lede_break", "scene", "listing", "agent"
+)
 _RELATIONSHIP_KEYS = (*_SIDE_KEYS, "exclude", "countries", *THRESHOLD_KEYS)
 
 
@@ -116,7 +118,9 @@ class Relationship:
     wherever they stand ("Separately"); ``scene``: words that set a new scene only when
     they open a sentence ("Au Mali, …", "In West Africa, …"), so they neither hide the
     names they hold nor cut inside a sentence; ``listing``: words that make a sentence
-    a list even when it names only one other country ("Kenya, Mali and many other").
+    a list even when it names only one other country ("Kenya, Mali and many other");
+    ``agent``: words that make the side they precede the agent of the lede's event
+    ("financé par la Chine"), linking it to the title deeper in the lede.
     """
 
     mali: str = "mali"
@@ -127,6 +131,7 @@ class Relationship:
     lede_break: str | None = None
     scene: str | None = None
     listing: str | None = None
+    agent: str | None = None
     exclude: str = ""
     countries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     window: int = int(_DEFAULT["window"])
@@ -143,6 +148,7 @@ class Relationship:
         roles["lede_break"] = self.lede_break
         roles["scene"] = self.scene
         roles["listing"] = self.listing
+        roles["agent"] = self.agent
         return {role: name for role, name in roles.items() if name}
 
 
@@ -281,6 +287,7 @@ class Lexicon:
             relationship["lede_break"] = rel.lede_break
             relationship["scene"] = rel.scene
             relationship["listing"] = rel.listing
+            relationship["agent"] = rel.agent
             relationship["exclude"] = rel.exclude
             relationship["countries"] = {k: list(v) for k, v in rel.countries.items()}
             for key in THRESHOLD_KEYS:
@@ -481,6 +488,7 @@ def _relationship(raw: object, lexicon: Lexicon) -> Relationship:
         lede_break=sides["lede_break"],
         scene=sides["scene"],
         listing=sides["listing"],
+        agent=sides["agent"],
         exclude=exclude.strip(),
         countries=MappingProxyType(countries),
         **numbers,

@@ -3,7 +3,8 @@
 A labelled corpus is a folder of feed files plus ``labels.jsonl`` (one object per item:
 ``feed``, ``title``, ``lang``, ``topics``, ``dup_group``), the shape of
 ``../shared/corpora/realworld-dev/``. ``run_corpus`` serves every feed on 127.0.0.1,
-adds them with ``mcwatch feeds add``, runs ``mcwatch poll --all`` and reads the result
+adds them with ``mcwatch feeds add``, runs ``mcwatch poll --feed ID`` for each (in the
+order they were added, so the figures do not depend on which answered first) and reads the result
 back with ``mcwatch items list --json``: nothing is called below the CLI. ``score``
 turns that into the figures the issues quote.
 
@@ -91,11 +92,14 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(before)
 
 
-def run_corpus(folder: Path, workdir: Path, server: FeedServer) -> list[Outcome]:
+def run_corpus(
+    folder: Path, workdir: Path, server: FeedServer, order: Sequence[int] | None = None
+) -> list[Outcome]:
     """Serve ``folder``'s feeds, poll them with the CLI, pair the stored items with labels.
 
     ``workdir`` becomes the CLI's working directory (its ``./data/mcwatch.db``) unless
-    ``MCWATCH_DATABASE_URL`` is set by the caller.
+    ``MCWATCH_DATABASE_URL`` is set by the caller. ``order``: positions in the sorted
+    list of feeds, the order to poll them in (default: sorted).
     """
     from bot.cli import app  # the CLI is imported late: the module only serves tests
 
@@ -113,10 +117,17 @@ def run_corpus(folder: Path, workdir: Path, server: FeedServer) -> list[Outcome]
             assert added.exit_code == 0, added.output
         listed = runner.invoke(app, ["feeds", "list", "--json"])
         assert listed.exit_code == 0, listed.output
+        ours = {server.url(f"/{name}"): name for name in feeds}
         for row in json.loads(listed.stdout):
-            ids[row["id"]] = row["url"].rsplit("/", 1)[-1]
-        polled = runner.invoke(app, ["poll", "--all"])
-        assert polled.exit_code == 0, polled.output
+            if row["url"] in ours:  # the seeded feeds are on the internet: never polled
+                ids[row["id"]] = ours[row["url"]]
+        # One feed at a time, in the order they were added: story grouping is decided
+        # item by item, so the figures must not depend on which server answered first.
+        by_position = sorted(ids)
+        for position in order if order is not None else range(len(by_position)):
+            feed_id = by_position[position]
+            polled = runner.invoke(app, ["poll", "--feed", str(feed_id)])
+            assert polled.exit_code == 0, polled.output
         found = runner.invoke(
             app, ["items", "list", "--since", "36500d", "--limit", "10000", "--json"]
         )

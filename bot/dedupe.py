@@ -582,3 +582,15 @@ class StoryPool:
             best = (score, other.story_id)
         return None if best is None else best[1]
 
+
+def why_same_story(a: Fingerprint, b: Fingerprint, th: Thresholds = THRESHOLDS) -> str:
+    """Why two items are (or would be) one story, in words: the similarity, what they
+    share, and the kinds of event each names."""
+    score = similarity(a, b, {}, th)
+    shared = sorted(a.anchors & b.anchors) + sorted((a.concepts & b.concepts) - a.anchors)
+    kinds = ", ".join(sorted(a.kinds | b.kinds)) or "none named"
+    verdict = "conflicting kinds of event" if kinds_conflict(a.kinds, b.kinds) else kinds
+    return (
+        f"similarity {score:.2f} (threshold {th.overlap:g}); shared: "
+        f"{', '.join(shared[:10]) or 'nothing'}; events: {verdict}"
+    )

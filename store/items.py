@@ -242,6 +242,33 @@ def _stored(session: Session, row: Item) -> StoredItem:
     )
 
 
+def get_item(session: Session, item_id: int) -> StoredItem | None:
+    """One stored item, or None."""
+    row = session.get(Item, item_id)
+    return None if row is None else _stored(session, row)
+
+
+def story_members(session: Session, story_id: int) -> list[StoredItem]:
+    """The items of one story, first published first."""
+    rows = session.exec(
+        select(Item)
+        .where(Item.story_id == story_id)
+        .order_by(col(Item.published), col(Item.id))
+    )
+    return [_stored(session, row) for row in rows]
+
+
+def item_evidence(session: Session, item_id: int) -> list[tuple[str, list[str], str]]:
+    """(topic slug, matched terms, linking sentence) of one item, in topic order."""
+    rows = session.exec(
+        select(Topic.slug, ItemTopic.terms, ItemTopic.evidence)
+        .join(ItemTopic, col(ItemTopic.topic_id) == col(Topic.id))
+        .where(ItemTopic.item_id == item_id)
+        .order_by(col(Topic.position))
+    ).all()
+    return [(slug, list(json.loads(terms)), evidence) for slug, terms, evidence in rows]
+
+
 def count_items(session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(Item)).one())
 

@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
+from bot import dedupe
 from bot.cli.output import emit_json, table
 from bot.cli.runtime import Runtime, parse_since
 from bot.rules import query_matcher
-from bot.types import MatchInput
+from bot.types import MatchInput, StoredItem
 from store import items as store_items
 from store.db import transaction
 from store.schemas import item_json
@@ -40,6 +41,68 @@ def list_command(
     table(
         ["id", "published", "lang", "topics", "source", "title"],
         [[i.id, i.published, i.language, i.topics, i.source, i.title] for i in rows],
+    )
+
+
+@app.command("show")
+def show(
+    item_id: Annotated[int, typer.Argument(help="The item's id (see items list).", min=1)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """One item: its topics with the terms and sentence that matched, and its story —
+    the first report and the other reports grouped with it, with why."""
+    runtime = Runtime.load()
+    with transaction(runtime.engine) as session:
+        item = store_items.get_item(session, item_id)
+        if item is None:
+            typer.echo(f"mcwatch: no item {item_id}", err=True)
+            raise typer.Exit(1)
+        evidence = store_items.item_evidence(session, item_id)
+        members = (
+            store_items.story_members(session, item.story_id) if item.story_id else []
+        )
+    probe = _fingerprint(item)
+    others = [m for m in members if m.id != item.id]
+    story = [
+        {**item_json(m), "why": dedupe.why_same_story(probe, _fingerprint(m))} for m in others
+    ]
+    if as_json:
+        emit_json(
+            {
+                **item_json(item),
+                "summary": item.summary,
+                "matches": [
+                    {"slug": slug, "terms": terms, "evidence": sentence}
+                    for slug, terms, sentence in evidence
+                ],
+                "story": story,
+            }
+        )
+        return
+    typer.echo(f"#{item.id} {item.title}")
+    typer.echo(f"  {item.source} · {item.published:%Y-%m-%d %H:%M} UTC · {item.language}")
+    if item.link:
+        typer.echo(f"  {item.link}")
+    for slug, terms, sentence in evidence:
+        typer.echo(f"  topic {slug}: {', '.join(terms)}")
+        if sentence:
+            typer.echo(f"    « {sentence} »")
+    if not evidence:
+        typer.echo("  no topic (not about Mali–China cooperation)")
+    if not others:
+        typer.echo("  story: this item only" if item.story_id else "  story: none")
+        return
+    first = members[0]
+    role = "the first report" if first.id == item.id else f"first reported by #{first.id}"
+    typer.echo(f"  story {item.story_id}: {len(members)} reports, {role}")
+    for member, row in zip(others, story, strict=True):
+        typer.echo(f"    #{member.id} {member.source}: {member.title}")
+        typer.echo(f"      {row['why']}")
+
+
+def _fingerprint(item: StoredItem) -> dedupe.Fingerprint:
+    return dedupe.fingerprint(
+        item.id, item.story_id, item.title, item.summary, item.language, item.published
     )
 
 

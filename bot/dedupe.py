@@ -70,6 +70,7 @@ class Thresholds:
 
 THRESHOLDS = Thresholds()
 
+# (and feed boilerplate: "Read more", "Lire la suite"; "entered into" a deal)
 _STOPWORDS = frozenset(
     """
     les des une pour par sur dans avec sans sous entre vers chez qui que quoi dont leur
@@ -83,6 +84,7 @@ _STOPWORDS = frozenset(
     can could more most new first last other such only just one two three what when
     where while here there mardi lundi mercredi jeudi vendredi samedi dimanche monday
     tuesday wednesday thursday friday saturday sunday
+    read more lire suite entered entre
     """.split()
 )
 
@@ -161,7 +163,8 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
         "bridge",
         "pont",
     ),
-    "railway": ("rail", "chemin", "ferrov", "train"),
+    # not "train": "training" is not a railway ("en train de" neither)
+    "railway": ("rail", "chemin", "ferrov"),
     "construction": (
         "construct",
         "build",
@@ -197,7 +200,7 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     ),
     "malaria": ("malaria", "paludis", "artemis", "antimalar"),
     "rice": ("rice", "riz", "rizic", "paddy"),
-    "cotton": ("cotton", "coton", "cmdt", "fibre", "fiber"),
+    "cotton": ("cotton", "coton", "cmdt"),  # not "fibre": optic fibre is telecom
     "irrigation": ("irrig", "perimet", "amenag", "hectar"),
     "farmer": (
         "farm",

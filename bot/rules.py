@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from bot.match import Lexicon, Matcher, compile_rules
+from bot.match import Lexicon, Matcher, compile_rules, validate_rule
 from bot.types import TopicRule
 from store import topics
 from store.db import transaction
@@ -32,6 +32,7 @@ def query_matcher(engine: Engine, query: str, *, gate: bool = True) -> Matcher:
     """One ad-hoc query (backtests, searches); ``gate=False`` drops the Mali–China gate,
     for searching stored items freely. Raises RuleSyntaxError with the column."""
     lexicon = stored_lexicon(engine)
+    validate_rule(query, lexicon)
     if not gate:
         lexicon = Lexicon(aliases=lexicon.aliases)
     return compile_rules([TopicRule(slug="query", query=query, name=query)], lexicon)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import RuleSyntaxError
+from bot.match import validate_rule
 from bot.match.syntax import (
     Alias,
     And,
@@ -47,8 +48,8 @@ GOLDEN: list[tuple[str, str, Node]] = [
     ("juxtaposition means AND", "chine mali", And((t("chine"), t("mali")))),
     ("AND is explicit too", "chine AND mali", And((t("chine"), t("mali")))),
     (
-        "lower-case or is the French word for gold",
-        "chine or mali",
+        "the French word 'or' (gold) is written in quotes",
+        'chine "or" mali',
         And((t("chine"), t("or"), t("mali"))),
     ),
     ("AND binds tighter than OR", "a OR b c", Or((t("a"), And((t("b"), t("c")))))),
@@ -128,7 +129,28 @@ ERRORS: list[tuple[str, str, str, int]] = [
     ("a term without letters", "chine ,", "no letter or digit", 7),
     ("text glued to a phrase", '"chine"mali', "unexpected 'm'", 8),
     ("a bare alias sign", "chine @", "expected an alias name", 8),
+    # Lucene / Elasticsearch query_string forms: refused with what to write instead
+    ("'!' for NOT", "chine !football", "write NOT or -", 7),
+    ("a boost", "chine^2 mali", "boosts ('^') are not supported", 6),
+    ("a one-letter wildcard", "chi?e", "'?' (one-letter wildcard) is not supported", 4),
+    ("a fuzzy word", "chine~2", "'~' follows a phrase only", 6),
+    ("&& for AND", "chine && mali", "write AND", 7),
+    ("|| for OR", "chine || mali", "write OR", 7),
+    ("a lower-case and", "chine and mali", "write AND for the operator", 7),
+    ("a lower-case or", "chine or mali", 'or "or" in quotes for the word', 7),
+    ("a lower-case not", "chine not football", "write NOT", 7),
+    ("a regular expression", "/chin.*/", "regular expressions", 1),
+    ("a range", "[a TO b]", "ranges", 1),
 ]
+
+
+@pytest.mark.parametrize(
+    "query", ["-mali", "NOT chine", "-mali -chine", "title:(-mali)", "mali OR -chine"]
+)
+def test_a_rule_that_only_excludes_is_refused(query: str) -> None:
+    with pytest.raises(RuleSyntaxError, match="only excludes"):
+        validate_rule(query)
+    validate_rule(f"chine {query}" if " OR " not in query else "chine")  # with a term: fine
 
 
 @pytest.mark.parametrize(

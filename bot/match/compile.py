@@ -181,9 +181,12 @@ def _parse_rule(query: str, lexicon: Lexicon) -> syntax.Node:
 
 
 def validate_rule(query: str, lexicon: Lexicon | None = None) -> None:
-    """Raise ``RuleSyntaxError`` (with its column) unless ``query`` compiles."""
+    """Raise ``RuleSyntaxError`` (with its column) unless ``query`` compiles and asks for
+    something (a rule that only excludes is refused)."""
     lexicon = lexicon or Lexicon()
-    _Compiler(lexicon, Patterns()).build(_parse_rule(query, lexicon))
+    node = _parse_rule(query, lexicon)
+    syntax.check_finds_something(node, query)
+    _Compiler(lexicon, Patterns()).build(node)
 
 
 def compile_rules(rules: Sequence[TopicRule], lexicon: Lexicon | None = None) -> Matcher:

@@ -205,13 +205,48 @@ class _Lexer:
             self.tokens.append(_Tok(raw, raw, start + 1))
             self.pos = stop
             return
+        self.refuse_foreign(raw, start)
         for offset, char in enumerate(raw):
             if char == "*" and offset != len(raw) - 1:
-                raise self.error("'*' may only end a word", start + offset)
-            if char in "~:":
+                raise self.error("'*' may only end a word (a prefix: coopér*)", start + offset)
+            if char == "~":
+                raise self.error(
+                    "'~' follows a phrase only (proximity: \"chine sécurité\"~10); "
+                    "there is no fuzzy matching of one word",
+                    start + offset,
+                )
+            if char == ":":
                 raise self.error(f"unexpected '{char}'", start + offset)
         self.tokens.append(_Tok("WORD", raw, start + 1))
         self.pos = stop
+
+    def refuse_foreign(self, raw: str, start: int) -> None:
+        """Forms of Lucene / Elasticsearch ``query_string`` that this language does not
+        have are refused with what to write instead (never silently read as words)."""
+        if raw in ("&&", "||"):
+            word = "AND" if raw == "&&" else "OR"
+            raise self.error(f"'{raw}' is not an operator here: write {word}", start)
+        if raw.lower() in ("and", "or", "not"):
+            raise self.error(
+                f"lower-case '{raw}' would be a word (French 'or' is gold): write "
+                f"{raw.upper()} for the operator, or \"{raw}\" in quotes for the word",
+                start,
+            )
+        hints = {
+            "!": "'!' is not an operator here: write NOT or -",
+            "^": "boosts ('^') are not supported: every term counts the same",
+            "?": "'?' (one-letter wildcard) is not supported: use a prefix such as chin* "
+            "or list the spellings with OR",
+            "/": "regular expressions (/…/) are not supported: use words, phrases and "
+            "prefixes",
+            "[": "ranges ([a TO b]) are not supported",
+            "{": "ranges ({a TO b}) are not supported",
+            "&": "'&' is not an operator here: write AND",
+            "|": "'|' is not an operator here: write OR",
+        }
+        for offset, char in enumerate(raw):
+            if char in hints:
+                raise self.error(hints[char], start + offset)
 
     def field(self, name: str, start: int, after: int) -> None:
         q = self.query
@@ -459,6 +494,32 @@ def _slot(
     return Alias(name)
 
 
+def check_finds_something(node: Node, query: str) -> None:
+    """Refuse a rule that only excludes (``-mali`` would match every item without Mali);
+    a policy of saved rules and searches, not of the grammar."""
+    if not _finds_something(node):
+        raise RuleSyntaxError(
+            "the rule only excludes: add what to find (a rule that is only -mali would "
+            "match every item without Mali)",
+            1,
+            query,
+        )
+
+
+def _finds_something(node: Node) -> bool:
+    """Does the rule ask for something, rather than only exclude? An OR needs it in
+    every branch (``mali OR -chine`` matches nearly everything)."""
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, Field):
+        return _finds_something(node.child)
+    if isinstance(node, And):
+        return any(_finds_something(child) for child in node.children)
+    if isinstance(node, Or):
+        return all(_finds_something(child) for child in node.children)
+    return True
+
+
 def parse(
     query: str,
     aliases: Collection[str] | None = None,
@@ -492,12 +553,14 @@ def parse_term(text: str) -> Leaf:
     return node
 
 
-def render_leaf(node: Leaf | Alias) -> str:
+def render_leaf(node: Leaf | Alias, *, quoted: bool = False) -> str:
     if isinstance(node, Term):
+        if not quoted and not node.prefix and node.text in ("and", "or", "not"):
+            return f'"{node.text}"'  # bare, it would be refused as a lower-case operator
         return node.text + ("*" if node.prefix else "")
     if isinstance(node, Alias):
         return f"@{node.name}"
-    inner = " ".join(render_leaf(term) for term in node.terms)
+    inner = " ".join(render_leaf(term, quoted=True) for term in node.terms)
     return f'"{inner}"' + (f"~{node.slop}" if node.slop is not None else "")
 
 

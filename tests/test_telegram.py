@@ -264,7 +264,7 @@ BAD_ARGUMENTS = [
     pytest.param("/latest 0", "1 to 20", id="latest zero"),
     pytest.param("/latest 21", "1 to 20", id="latest more than twenty"),
     pytest.param("/latest some", "1 to 20", id="latest in words"),
-    pytest.param("/search", "/search Kenie dam", id="search without words shows an example"),
+    pytest.param("/search", "/search barrage Kenie*", id="search without words shows an example"),
 ]
 
 
@@ -331,11 +331,14 @@ def test_latest_search_and_digest_show_stored_stories(bot: Conversation) -> None
     found = bot.said(CHAT, "/search kenie barrage")  # accents and order do not matter
     assert "Résultats pour « kenie barrage »" in found and "Barrage de Kénié" in found
     assert "patrouilles" not in found
-    # Words from their start: "chin" finds "Chine", "chine" never "Machines".
-    assert "Barrage de Kénié" in bot.said(CHAT, "/search chin")
+    # The rule language of `mcwatch items search`: whole words, prefixes with '*'.
+    assert "Barrage de Kénié" in bot.said(CHAT, "/search chin*")
     assert "Machines" not in bot.said(CHAT, "/search chine")
-    assert "Machines agricoles" in bot.said(CHAT, "/search machine")
+    assert "Machines agricoles" in bot.said(CHAT, "/search machine*")
+    assert "Barrage de Kénié" not in bot.said(CHAT, "/search barrage -prêt")
     assert "Aucun article" in bot.said(CHAT, "/search hine")
+    refused = bot.said(CHAT, "/search chine^2")
+    assert "boosts" in refused and "column 6" in refused
 
     bot.clock.advance(minutes=5)  # a digest covers [last one, now)
     replies = bot.say(CHAT, "/digest")

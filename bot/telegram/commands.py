@@ -20,10 +20,12 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.daily import digest_now, trend_chart
-from bot.normalize import fold
+from bot.errors import RuleSyntaxError
 from bot.render import render_item_line, split_messages
+from bot.rules import query_matcher
 from bot.telegram.i18n import LANGUAGES, language_for, t
 from bot.telegram.keyboards import TOGGLE_PREFIX, topics_keyboard
+from bot.types import MatchInput
 from store import items, subscribers, topics
 from store.db import transaction
 from store.models import Subscriber
@@ -378,16 +380,20 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if found is None:
         return
     deps, _, language = found
-    words = [fold(word) for word in (context.args or []) if word.strip()]
-    shown = html.escape(" ".join(context.args or []))
-    if not words:
+    query = " ".join(word for word in (context.args or []) if word.strip())
+    shown = html.escape(query)
+    if not query:
         await reply(update, t(language, "usage_search"))
+        return
+    # The rule language and matcher of `mcwatch items search`, without the gate.
+    try:
+        matcher = await asyncio.to_thread(query_matcher, deps.engine, query, gate=False)
+    except RuleSyntaxError as exc:
+        await reply(update, t(language, "search_bad_rule", error=html.escape(str(exc))))
         return
     with transaction(deps.engine) as session:
         rows = items.recent_items(session, limit=SEARCH_WINDOW)
-    # Whole words from their start: "barrage" finds "barrages", "chine" never "machine".
-    patterns = [re.compile(rf"(?<!\w){re.escape(word)}") for word in words]
-    hits = [i for i in rows if all(p.search(fold(f"{i.title} {i.summary}")) for p in patterns)]
+    hits = [i for i in rows if matcher.match(MatchInput(i.title, i.summary, i.language))]
     if not hits:
         await reply(update, t(language, "search_empty", words=shown))
         return

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -54,9 +53,8 @@ KIDAL = (
 )
 
 
-def test_later_events_are_alerted_and_never_merged_into_the_bilingual_story(
-    configured: str, botapi: BotApi, feed_server: FeedServer
-) -> None:
+def two_outlets_report_the_accord(database_url: str, feed_server: FeedServer) -> datetime:
+    """Serve and add two outlets, each with one copy of the accord; returns now."""
     now = datetime.now(UTC).replace(microsecond=0)
     feed_server.serve(
         "/sahel.rss",
@@ -66,8 +64,15 @@ def test_later_events_are_alerted_and_never_merged_into_the_bilingual_story(
         "/wire.rss",
         rss("Sahel Wire", "wire.example", [("w-1", ACCORD_EN, now - timedelta(hours=5))]),
     )
-    add_feed(configured, feed_server.url("/sahel.rss"), "Le Sahel Quotidien", now)
-    add_feed(configured, feed_server.url("/wire.rss"), "Sahel Wire", now)
+    add_feed(database_url, feed_server.url("/sahel.rss"), "Le Sahel Quotidien", now)
+    add_feed(database_url, feed_server.url("/wire.rss"), "Sahel Wire", now)
+    return now
+
+
+def test_later_events_are_alerted_and_never_merged_into_the_bilingual_story(
+    configured: str, botapi: BotApi, feed_server: FeedServer
+) -> None:
+    now = two_outlets_report_the_accord(configured, feed_server)
     botapi.push_message(CHAT, "/start", language_code="fr")
     runtime = Runtime(load_settings(), FixedClock(now))
 
@@ -110,19 +115,9 @@ def test_later_events_are_alerted_and_never_merged_into_the_bilingual_story(
 
 
 def test_the_reason_two_items_are_one_story_is_shown(
-    configured: str, botapi: BotApi, feed_server: FeedServer, tmp_path: Path
+    configured: str, feed_server: FeedServer
 ) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
-    feed_server.serve(
-        "/sahel.rss",
-        rss("Le Sahel Quotidien", "sahel.example", [("a-1", ACCORD_FR, now - timedelta(hours=6))]),
-    )
-    feed_server.serve(
-        "/wire.rss",
-        rss("Sahel Wire", "wire.example", [("w-1", ACCORD_EN, now - timedelta(hours=5))]),
-    )
-    add_feed(configured, feed_server.url("/sahel.rss"), "Le Sahel Quotidien", now)
-    add_feed(configured, feed_server.url("/wire.rss"), "Sahel Wire", now)
+    two_outlets_report_the_accord(configured, feed_server)
     runner = CliRunner()
     assert runner.invoke(app, ["poll", "--all"]).exit_code == 0
     listed = json.loads(runner.invoke(app, ["items", "list", "--json"]).stdout)

@@ -135,9 +135,9 @@ def test_a_hostile_story_is_accepted_and_shown_literally(
 def test_hostile_search_words_are_echoed_literally(bot: Conversation) -> None:
     bot.register(FR, language="fr")
     bot.publish("Pékin & Bamako <signent>", "R&D <b>")
-    found = bot.said(FR, "/search pékin <signent>")
+    found = bot.said(FR, "/search pékin bamako")
     assert bot.botapi.rejected == []
-    assert "Résultats pour « pékin <signent> »" in found
+    assert "Résultats pour « pékin bamako »" in found
     assert "Pékin & Bamako <signent>" in found
     assert "Aucun article trouvé pour « <script> »" in bot.said(FR, "/search <script>")
     # A refused search echoes its error, escaped too: '&' is not an operator here.

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from bot.clock import Clock, SystemClock
 from bot.dedupe import Fingerprint, fingerprint
 from bot.fetch import FetchLimits, make_client
-from bot.pacing import Pacer
+from bot.pacing import Limits, Pacer
 from bot.settings import Settings
 from bot.telegram.sender import Sender
 
@@ -76,6 +76,7 @@ async def open_deps(
             http=http,
             sender=sender,
             clock=clock or SystemClock(),
-            pacer=pacer or Pacer(),
+            # Console mode prints: Telegram's pacing would only make the terminal wait.
+            pacer=pacer or Pacer(Limits.none() if settings.console_mode else Limits()),
             fetch_limits=limits,
         )

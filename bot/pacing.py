@@ -21,6 +21,11 @@ class Limits:
     group_per_minute: int = 20  # messages per 60 s to one group or channel
     overall_per_second: int = 30  # messages per 1 s across all chats
 
+    @classmethod
+    def none(cls) -> Limits:
+        """No limits: console mode prints, and a terminal has no flood control."""
+        return cls(private_interval=0.0, group_per_minute=10**9, overall_per_second=10**9)
+
 
 @dataclass
 class Pacer:

@@ -37,3 +37,26 @@ def test_retry_after_holds_one_chat_or_everyone() -> None:
     assert pacer.delay(1, at=100.0) == 7 and pacer.delay(2, at=100.0) == 0
     pacer.hold(None, 3)
     assert pacer.delay(2, at=100.0) == 3
+
+
+@pytest.mark.parametrize(("token", "waits"), [(None, False), ("123456:TEST-token", True)])
+def test_console_mode_never_waits_for_telegrams_pacing(token: str | None, waits: bool) -> None:
+    """Console mode prints: the pacer the entry points build does not hold it back
+    (`mcwatch demo` spent 9 of its 12 s sleeping); the Telegram mode keeps the limits."""
+    import asyncio
+
+    from bot.deps import open_deps
+    from bot.settings import Secret, Settings
+    from bot.telegram.sender import ConsoleSender
+
+    settings = Settings(telegram_token=Secret(token) if token else None)
+
+    async def delays() -> list[float]:
+        async with open_deps(settings, None, ConsoleSender()) as deps:  # type: ignore[arg-type]
+            found = []
+            for chat in (1, 1, 1, -100):
+                found.append(deps.pacer.delay(chat, at=10.0))
+                deps.pacer.book(chat, at=10.0)
+            return found
+
+    assert any(d > 0 for d in asyncio.run(delays())) is waits

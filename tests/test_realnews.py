@@ -243,3 +243,39 @@ def test_the_backlog_is_stored_and_searchable_but_never_alerted(
     assert [row["title"] for row in json.loads(found.stdout)] == [
         "Sikasso : la Chine offre des tracteurs aux coopératives"
     ]
+
+
+WORD_FORMS = [
+    pytest.param("ressortissant", "Trois ressortissants enlevés", True, "fr", id="a plural"),
+    pytest.param("centrale", "Deux centrales solaires", True, "fr", id="a plural, feminine"),
+    pytest.param("kidnapping", "Two kidnappings in a week", True, "en", id="an English plural"),
+    pytest.param("nationals", "The national grid", False, "en", id="never a shorter word"),
+    pytest.param("commerce", "Les commerçants chinois", False, "fr", id="another word, one stem"),
+    pytest.param("ressortissant", "Protection des ressortissantes", True, "other", id="any lang"),
+    pytest.param('"protection civile"', "protections civiles", False, "fr", id="phrase: exact"),
+]
+
+
+@pytest.mark.parametrize(("rule", "text", "found", "lang"), WORD_FORMS)
+def test_a_rules_word_finds_its_inflected_forms(
+    rule: str, text: str, found: bool, lang: str
+) -> None:
+    from bot.types import TopicRule
+
+    matcher = compile_rules([TopicRule(slug="t", query=rule, name="t")])
+    assert bool(matcher.match(MatchInput(text, "", lang))) is found
+
+
+@pytest.mark.parametrize(("carrier", "found"), [(None, True), ("agenda", False)])
+def test_carrier_words_match_as_written(carrier: str | None, found: bool) -> None:
+    """Carrier words (the agenda verbs) are listed with their forms: "accord" must not
+    find "according" once the lexicon names them as carriers."""
+    from bot.types import TopicRule
+
+    lexicon = Lexicon.from_mapping(
+        {"aliases": {"agenda": ["accord"]}, "weighing": {"carrier": carrier}}
+    )
+    matcher = compile_rules([TopicRule(slug="t", query="@agenda", name="t")], lexicon)
+    assert bool(matcher.match(MatchInput("Output rose, according to the ministry", "", "en"))) is (
+        found
+    )

@@ -27,7 +27,7 @@ from itertools import accumulate
 import ahocorasick  # type: ignore[import-not-found]  # C extension without stubs
 
 from bot.errors import RuleSyntaxError
-from bot.match import syntax
+from bot.match import forms, syntax
 from bot.match.explain import Explanation, RelationshipExplanation, TopicExplanation
 from bot.match.gate import (
     AGENT,
@@ -211,6 +211,34 @@ def compile_rules(rules: Sequence[TopicRule], lexicon: Lexicon | None = None) ->
     return Matcher(tuple(topics), patterns, gate, weighing)
 
 
+def _node_pids(node: Node) -> set[int]:
+    """Every pattern id a compiled rule tests."""
+    if isinstance(node, AnyOf):
+        return set(node.pids)
+    if isinstance(node, Near | Seq):
+        return {pid for slot in node.slots for pid in slot}
+    if isinstance(node, NotNode):
+        return _node_pids(node.child)
+    if isinstance(node, AndNode | OrNode):
+        return {pid for child in node.children for pid in _node_pids(child)}
+    return set()
+
+
+def _word_forms(patterns: Patterns, exact: set[int]) -> dict[tuple[str, str], tuple[int, ...]]:
+    """(language, stem) → the single-word patterns of that stem (see ``forms.py``):
+    words, not prefixes, and none of the gate's (``exact``)."""
+    table: dict[tuple[str, str], list[int]] = {}
+    for key, pid in patterns.ids.items():
+        word = key.strip()
+        if pid in exact or not key.endswith(" ") or " " in word:
+            continue
+        for code in forms.LANGUAGES:
+            root = forms.stem(word, code)
+            if root is not None:
+                table.setdefault((code, root), []).append(pid)
+    return {k: tuple(v) for k, v in table.items()}
+
+
 def _set_pids(lexicon: Lexicon, patterns: Patterns, name: str | None) -> frozenset[int]:
     """Pattern ids of an alias set's words and exact phrases (its other forms, such as
     proximity phrases, are not single patterns and are left out)."""
@@ -288,6 +316,15 @@ class Matcher:
         # alone, and only where a gate judged the item to be about the relationship.
         self._fallback = self._weighing.fallback if self._weighing.fallback in slugs else None
         self._fallback_node = next((t.node for t in topics if t.slug == self._fallback), None)
+        self._words = {pid: key.strip() for key, pid in patterns.ids.items()}
+        # Inflected forms never stand for the gate's words (the lexicon decides what names
+        # Mali and China), the carrier words (verbs listed with their forms: "signé",
+        # "signés"; "accord" must not find "according") nor the fallback's.
+        exact = set(gate.roles) if gate is not None else set()
+        exact |= self._weighing.carrier
+        if self._fallback_node is not None:
+            exact |= _node_pids(self._fallback_node)
+        self._forms = _word_forms(patterns, exact)
 
     @property
     def slugs(self) -> tuple[str, ...]:
@@ -306,9 +343,10 @@ class Matcher:
         """Normalise both fields and collect every pattern hit (one pass per field)."""
         text = without_dateline(doc.text)
         fields = (analyse_field(doc.title, TITLE), analyse_field(text, SUMMARY))
-        return Scan(fields, doc.language, (self._hits(fields[0]), self._hits(fields[1])))
+        hits = (self._hits(fields[0], doc.language), self._hits(fields[1], doc.language))
+        return Scan(fields, doc.language, hits)
 
-    def _hits(self, field: FieldText) -> dict[int, list[int]]:
+    def _hits(self, field: FieldText, language: str) -> dict[int, list[int]]:
         hits: dict[int, list[int]] = {}
         if self._automaton is None or not field.words:
             return hits
@@ -328,7 +366,24 @@ class Matcher:
                 hits[pid] = [position]
             else:
                 positions.append(position)
+        if self._forms:
+            self._add_forms(field, language, hits)
         return hits
+
+    def _add_forms(self, field: FieldText, language: str, hits: dict[int, list[int]]) -> None:
+        """Hits of a rule's word by an inflected form of it ("ressortissants")."""
+        extra: dict[int, set[int]] = {}
+        codes = forms.languages_of(language)
+        for position, word in enumerate(field.words):
+            if len(word) <= forms.MIN_FORM:
+                continue
+            for code in codes:
+                root = forms.stem(word, code)
+                for pid in self._forms.get((code, root), ()) if root is not None else ():
+                    if forms.same_form(self._words[pid], word, language):
+                        extra.setdefault(pid, set()).add(position)
+        for pid, positions in extra.items():
+            hits[pid] = sorted(positions.union(hits.get(pid, ())))
 
     def _item_pids(self, doc: MatchInput) -> set[int]:
         """Every pattern anywhere in the item, without sentences or positions: one fold

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from bot.match import syntax
+from bot.match import forms, syntax
 from bot.match.lexicon import Lexicon
 from bot.match.text import SUMMARY, TITLE, tokenize, without_dateline
 from bot.types import MatchInput
@@ -31,24 +31,68 @@ def document_words(doc: MatchInput) -> Fields:
     return _sentences(doc.title, TITLE), _sentences(without_dateline(doc.text), SUMMARY)
 
 
-def _word_matches(term: syntax.Term | syntax.Alias, word: str, lexicon: Lexicon) -> bool:
+def _word_matches(
+    term: syntax.Term | syntax.Alias, word: str, lexicon: Lexicon, language: str | None = None
+) -> bool:
+    """``word`` fills ``term``; with a ``language``, an inflected form of a single word
+    does too (``forms.py``), except for the gate's words."""
     if isinstance(term, syntax.Alias):  # a slot: any single word of the set
         members = lexicon.expansion(term.name)
-        return any(_word_matches(m, word, lexicon) for m in members if isinstance(m, syntax.Term))
-    return word.startswith(term.text) if term.prefix else word == term.text
+        return any(
+            _word_matches(m, word, lexicon, language)
+            for m in members
+            if isinstance(m, syntax.Term)
+        )
+    if term.prefix:
+        return word.startswith(term.text)
+    if word == term.text:
+        return True
+    return (
+        language is not None
+        and term.text not in _gate_words(lexicon)
+        and forms.same_form(term.text, word, language)
+    )
 
 
-def _leaf_in(leaf: syntax.Leaf, words: list[str], lexicon: Lexicon) -> bool:
-    if isinstance(leaf, syntax.Term):
-        return any(_word_matches(leaf, word, lexicon) for word in words)
+def _gate_words(lexicon: Lexicon) -> set[str]:
+    """Single words of the gate's sets: they match exactly, never by another form. (The
+    compiled matcher also keeps the weighing's carrier and fallback words exact: that is
+    topic weighing, outside this oracle, whose lexicons configure none.)"""
+    rel = lexicon.relationship
+    if rel is None:
+        return set()
+    leaves = [leaf for name in rel.sets().values() for leaf in lexicon.expansion(name)]
+    leaves += [syntax.parse_term(t) for terms in rel.countries.values() for t in terms]
+    return {leaf.text for leaf in leaves if isinstance(leaf, syntax.Term) and not leaf.prefix}
+
+
+def _exact_phrase(leaf: syntax.Phrase) -> bool:
+    """Words in a row, a prefix on the last one only: matched as written (one pattern);
+    any other phrase is matched word by word, each word in any of its forms."""
     terms = leaf.terms
+    return (
+        leaf.slop is None
+        and all(isinstance(t, syntax.Term) for t in terms)
+        and not any(isinstance(t, syntax.Term) and t.prefix for t in terms[:-1])
+    )
+
+
+def _leaf_in(leaf: syntax.Leaf, words: list[str], lexicon: Lexicon, language: str) -> bool:
+    if isinstance(leaf, syntax.Term):
+        return any(_word_matches(leaf, word, lexicon, language) for word in words)
+    terms = leaf.terms
+    form_language = None if _exact_phrase(leaf) else language
     if leaf.slop is None:
         return any(
-            all(_word_matches(term, words[start + i], lexicon) for i, term in enumerate(terms))
+            all(
+                _word_matches(term, words[start + i], lexicon, form_language)
+                for i, term in enumerate(terms)
+            )
             for start in range(len(words) - len(terms) + 1)
         )
     options = [
-        [p for p, word in enumerate(words) if _word_matches(term, word, lexicon)] for term in terms
+        [p for p, word in enumerate(words) if _word_matches(term, word, lexicon, form_language)]
+        for term in terms
     ]
     return any(
         len(set(choice)) == len(choice) and max(choice) - min(choice) <= leaf.slop
@@ -67,7 +111,9 @@ def evaluate(
     lexicon = lexicon or Lexicon()
     if isinstance(node, syntax.Term | syntax.Phrase):
         # every leaf is looked for sentence by sentence: phrases never span two
-        return any(_leaf_in(node, words, lexicon) for f in scope for words in fields[f])
+        return any(
+            _leaf_in(node, words, lexicon, language) for f in scope for words in fields[f]
+        )
     if isinstance(node, syntax.Alias):
         expansion = lexicon.expansion(node.name)
         return any(evaluate(leaf, fields, language, lexicon, scope) for leaf in expansion)

@@ -77,13 +77,24 @@ def parse_feeds_document(data: dict[str, Any], origin: str = "feeds") -> list[Ne
     return result
 
 
+def with_gazetteer(document: dict[str, Any], seeds_dir: Path) -> dict[str, Any]:
+    """The topics document with the Malian towns of ``gazetteer.yaml`` (generated from
+    GeoNames, see ``bot.gazetteer``) added to its entity table, when the file is there."""
+    path = seeds_dir / "gazetteer.yaml"
+    if not path.exists():
+        return document
+    rows = read_yaml(path).get("entities") or []
+    if not isinstance(rows, list):
+        raise SeedError(f"{path}: 'entities' must be a list")
+    return {**document, "entities": [*(document.get("entities") or []), *rows]}
+
+
 def load_seed_files(
     seeds_dir: Path | None = None,
 ) -> tuple[list[TopicSeed], dict[str, Any], list[NewFeed]]:
     seeds_dir = seeds_dir or data_path("seeds")
-    topic_seeds, lexicon = parse_topics_document(
-        read_yaml(seeds_dir / "topics.yaml"), str(seeds_dir / "topics.yaml")
-    )
+    document = with_gazetteer(read_yaml(seeds_dir / "topics.yaml"), seeds_dir)
+    topic_seeds, lexicon = parse_topics_document(document, str(seeds_dir / "topics.yaml"))
     feed_seeds = parse_feeds_document(
         read_yaml(seeds_dir / "feeds.yaml"), str(seeds_dir / "feeds.yaml")
     )

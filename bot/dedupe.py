@@ -217,7 +217,9 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     "student": ("student", "etudiant", "scholar", "bourse", "boursier", "study", "etude"),
     "training": ("train", "format", "course", "stage"),
     "police": ("police", "polici", "commissair", "gendarm"),
-    "fire": ("fire", "incendi", "pompier", "rescue", "secours", "civil"),
+    # not "rescue"/"secours": a rescue of hostages is no fire brigade
+    "fire": ("fire", "incendi", "pompier", "civil"),
+    "rescue": ("rescu", "libere", "liberat", "freed", "releas", "secour", "relach", "echapp"),
     "lithium": ("lithium", "spodum", "concentr"),
     "gold": ("gold", "aurif", "orpaill", "or", "dredg", "drague"),
     "mine": ("mine", "minier", "mining", "miner", "extract", "gisement", "deposit", "site"),
@@ -342,12 +344,6 @@ def kinds_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     """Do two reports name different events (see ``_EVENT_KINDS``)?"""
     return bool(a) and bool(b) and not a & b
 
-
-_CONCEPTS["rescue"] = (
-    "rescu", "libere", "liberat", "freed", "releas", "secour", "relach", "echapp"
-)
-_CONCEPTS["production"] = ("produc", "output", "milestone", "commissioning")
-_CONCEPTS["fire"] = ("fire", "incendi", "pompier", "civil")
 
 _PREFIXES = sorted(
     ((prefix, concept) for concept, prefixes in _CONCEPTS.items() for prefix in prefixes),

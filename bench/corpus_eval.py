@@ -31,6 +31,8 @@ def orders(folder: Path, runs: int) -> None:
     feeds = len({label.feed for label in load_labels(folder)})
     merged: Counter[str] = Counter()
     false: Counter[int] = Counter()
+    missed: Counter[str] = Counter()  # which groups split, which pairs merged, how often
+    wrong: Counter[tuple[str, str]] = Counter()
     rng = random.Random(2026)
     for _ in range(runs):
         order = list(range(feeds))
@@ -43,9 +45,15 @@ def orders(folder: Path, runs: int) -> None:
             server.close()
         merged[f"{figures.merged}/{figures.groups}"] += 1
         false[len(figures.false_merges)] += 1
+        missed.update(line.split()[0] for line in figures.unmerged)
+        wrong.update(figures.false_merges)
     print(f"{runs} random poll orders")
     print("groups merged:", ", ".join(f"{k} in {v}" for k, v in sorted(merged.items())))
     print("false merges:", ", ".join(f"{k} in {v}" for k, v in sorted(false.items())))
+    for group, count in missed.most_common():
+        print(f"  split in {count}: {group}")
+    for (a, b), count in wrong.most_common():
+        print(f"  merged in {count}: {a} ~ {b}")
 
 
 def main() -> None:

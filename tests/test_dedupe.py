@@ -103,3 +103,110 @@ def test_different_events_stay_apart() -> None:
 def test_anchors_are_language_neutral(text: str, expected: set[str]) -> None:
     _, anchors, _ = features("", f"Ce matin, {text} était là.")
     assert expected <= anchors
+
+
+# Same actors, same week, different events: told apart by what they name in figures,
+# dates, objects and kinds of event (a summit week puts dozens of these side by side).
+def _one_story(a: tuple[str, str], b: tuple[str, str], hours: float = 2) -> bool:
+    first = fingerprint(1, 1, *a, "fr", T0)
+    second = fingerprint(2, None, *b, "fr", T0 + timedelta(hours=hours))
+    return choose_story(second, [first]) == 1
+
+
+RICE_5000 = (
+    "Sécurité alimentaire : la Chine offre 5 000 tonnes de riz au Mali",
+    "L'ambassadeur de Chine a remis au commissaire à la sécurité alimentaire un don "
+    "de 5 000 tonnes de riz destiné aux ménages vulnérables de Ségou et Mopti.",
+)
+
+
+def test_different_figures_of_one_kind_are_different_events() -> None:
+    other_gift = (
+        "Don chinois : 3 000 tonnes de riz pour les ménages vulnérables",
+        "Un nouveau lot de 3 000 tonnes de riz offert par la Chine a été remis au "
+        "commissaire à la sécurité alimentaire pour les ménages de Ségou et Mopti.",
+    )
+    assert not _one_story(RICE_5000, other_gift)
+
+
+def test_a_rounded_figure_meets_the_exact_one() -> None:
+    rounded = (
+        "La Chine fait don de plus de 5 000 tonnes de riz aux ménages vulnérables",
+        "Plus de 5 000 tonnes de riz offertes par la Chine ont été remises au "
+        "commissaire à la sécurité alimentaire pour Ségou et Mopti.",
+    )
+    exact = (RICE_5000[0].replace("5 000", "5 040"), RICE_5000[1].replace("5 000", "5 040"))
+    assert _one_story(exact, rounded)
+
+
+def test_figures_of_other_kinds_do_not_conflict() -> None:
+    # 120 km is where the plant is, 100 MW what it makes: one plant, one story
+    megawatts = (
+        "Énergie : la centrale solaire de 100 MW de Fana mise en service",
+        "Construite par un groupe chinois, la centrale de 100 MW injecte sa production "
+        "dans le réseau d'EDM-sa.",
+    )
+    kilometres = (
+        "Fana : la centrale solaire chinoise entre en service",
+        "La centrale solaire bâtie par un groupe chinois à Fana, à 120 km de Bamako, "
+        "injecte sa production dans le réseau d'EDM-sa.",
+    )
+    assert _one_story(megawatts, kilometres)
+
+
+def test_different_days_are_different_events() -> None:
+    first = (
+        "Kangaba : des orpailleurs chinois interpellés le 3 mars",
+        "La brigade fluviale a interpellé le 3 mars des ressortissants chinois qui "
+        "exploitaient des dragues sur le fleuve Niger près de Kangaba.",
+    )
+    second = (
+        "Kangaba : nouveau coup de filet contre des orpailleurs chinois le 12 mars",
+        "La brigade fluviale a interpellé le 12 mars des ressortissants chinois qui "
+        "exploitaient des dragues sur le fleuve Niger près de Kangaba.",
+    )
+    assert not _one_story(first, second)
+    # the day of a date is not a figure: "le 3 mars" and "March 3" meet
+    english = (
+        "Chinese gold dredgers arrested near Kangaba on March 3",
+        "Mali's river brigade on March 3 arrested Chinese nationals operating dredges "
+        "on the Niger river near Kangaba.",
+    )
+    assert _one_story(first, english)
+
+
+def test_different_objects_are_different_events() -> None:
+    drones = (
+        "Défense : la Chine livre des drones aux FAMa",
+        "Le ministre de la Défense a réceptionné à Bamako un lot de drones de "
+        "fabrication chinoise destinés aux Forces armées maliennes.",
+    )
+    trucks = (
+        "Défense : des camions chinois livrés aux FAMa",
+        "Le ministre de la Défense a réceptionné à Bamako un lot de camions de "
+        "fabrication chinoise destinés aux Forces armées maliennes.",
+    )
+    assert not _one_story(drones, trucks)
+
+
+def test_what_happened_decides_over_who_met() -> None:
+    training = (
+        "Défense : des officiers maliens en formation en Chine",
+        "Le ministre de la Défense Sadio Camara a annoncé la formation de cinquante "
+        "officiers des FAMa dans les écoles militaires chinoises.",
+    )
+    handover = (
+        "Défense : Sadio Camara réceptionne un don de matériel chinois",
+        "Le ministre de la Défense Sadio Camara a réceptionné un don de matériel "
+        "militaire chinois destiné aux FAMa.",
+    )
+    assert not _one_story(training, handover)
+
+
+def test_figures_read_apart_from_separators_and_units() -> None:
+    probe = fingerprint(
+        1, None, "Une centrale de 100MW pour $55m", "200 000 ménages, le 15 décembre", "fr", T0
+    )
+    assert {"100:mw", "55:m", "@12-15"} <= probe.figures
+    assert "200000" in probe.anchors and "000" not in probe.anchors
+    assert "15" not in probe.anchors

@@ -622,6 +622,8 @@ def _read(
             if named and concept(word) == word[:7]:
                 anchors.add(word[:7])
             concepts.add(concept(word))
+    if _ANALYSIS.search(title):
+        kinds.add(ANALYSIS)
     return frozenset(concepts), frozenset(anchors), frozenset(kinds), frozenset(figures)
 
 
@@ -795,11 +797,25 @@ def _mass(a: Fingerprint, b: Fingerprint, weights: dict[str, float], th: Thresho
     )
 
 
+# A piece that explains, argues or asks rather than reports: its headline opens with a
+# question word or names its genre. It is a story of its own, never a copy of the news
+# it is about ("How Beijing became Bamako's top lender" beside a loan signed that week).
+_ANALYSIS = re.compile(
+    r"^\W*(?:how|why|what|comment|pourquoi|qu['’]est-ce)\b|"
+    r"\b(?:analysis|analyse|d[ée]cryptage|opinion|tribune|[ée]ditorial|explainer|insight|"
+    r"commentary|interview|point de vue|long read)\b",
+    re.IGNORECASE,
+)
+ANALYSIS = "analysis"
+
+
 def conflict(a: Fingerprint, b: Fingerprint) -> str | None:
     """What says two reports are of different events, whatever they share (None:
     nothing does). ``b`` may stand for a whole story: every member's objects, kinds of
     event, figures and dates."""
-    if kinds_conflict(a.kinds, b.kinds):
+    if (ANALYSIS in a.kinds) != (ANALYSIS in b.kinds):
+        return "an analysis and the news"
+    if kinds_conflict(a.kinds - {ANALYSIS}, b.kinds - {ANALYSIS}):
         return "conflicting kinds of event"
     if objects_conflict(a.concepts, b.concepts):
         return "different objects"

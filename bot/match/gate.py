@@ -107,6 +107,11 @@ class Gate:
                     hits.extend(_Hit(field, p, p + last, r) for p in positions for r in roles)
         return hits
 
+    def side_pids(self) -> frozenset[int]:
+        """The patterns that name either side (what ``sides_possible`` looks at)."""
+        sides = self._sides[MALI] | self._sides[CHINA]
+        return frozenset(pid for pid, roles in self.roles.items() if sides.intersection(roles))
+
     def sides_possible(self, pids: Iterable[int]) -> bool:
         """Cheapest pre-check, on pattern ids found anywhere in the item: both sides have
         a term. Hits within sentences are a subset of these, so False is final."""

@@ -71,6 +71,18 @@ CASES = [
     ),
     # 3. a headline and the lede that reports its event are one unit
     pytest.param(
+        "Mali: new lithium plant opens in Bougouni; Chinese operator promises 500 jobs",
+        "",
+        {"mining"},
+        id="3: a headline's semicolon does not split the two sides",
+    ),
+    pytest.param(
+        "Kayes : reprise des travaux de la route ; Les ouvriers chinois sont de retour",
+        "",
+        {"infrastructure"},
+        id="3: nor a French spaced semicolon before a capital",
+    ),
+    pytest.param(
         "Route Kita–Kéniéba : les travaux sont achevés",
         "La cérémonie s'est tenue samedi. Le ministre a coupé le ruban. Les habitants ont "
         "salué l'ouvrage. Le chantier a été financé par la Chine à hauteur de 60 milliards.",

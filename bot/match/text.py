@@ -80,9 +80,10 @@ _SPACES_RE = re.compile(r"[^\S\n]+")
 _BLANK_LINES_RE = re.compile(r"\s*\n\s*")
 
 # Sentence cuts. Hard: line breaks, bullets, a wire dateline's ``--`` and, in titles only,
-# the `` | `` before a site name. Soft: . ! ? … (and ;) followed by a space, accepted only
-# when the next sentence starts with a capital, a digit or a quote, and the word before
-# the stop is not an abbreviation or an initial (``M. Li Xiang``, ``U.S.``, ``Gen.``).
+# the `` | `` before a site name. Soft: . ! ? … (and ;, but not under a headline's kicker)
+# followed by a space, accepted only when the next sentence starts with a capital, a
+# digit or a quote, and the word before the stop is not an abbreviation or an initial
+# (``M. Li Xiang``, ``U.S.``, ``Gen.``).
 _HARD_CUT_RE = re.compile(r"\s*(?:\n|[•▪◦●■►]|\s--+\s?|--+\s)\s*")
 _TITLE_CUT_RE = re.compile(r"\s+[|¦]\s+")
 _SOFT_CUT_RE = re.compile(r"(?:[.!?…]+|;)[\"»”’')\]]*\s+")
@@ -194,12 +195,21 @@ def _soft_cuts(text: str) -> list[tuple[int, int]]:
     return cuts
 
 
+def _under_kicker(text: str, stop: int) -> bool:
+    """Is the stop at ``stop`` a semicolon after the kicker of a headline ("Mali : …")?"""
+    return text[stop] == ";" and ":" in text[:stop]
+
+
 def split_sentences(text: str, *, title: bool = False) -> list[tuple[int, int]]:
     """Spans ``(start, end)`` of the sentences of prepared text, empty ones left out."""
     cuts = [(m.start(), m.end()) for m in _HARD_CUT_RE.finditer(text)]
     if title:
         cuts += [(m.start(), m.end()) for m in _TITLE_CUT_RE.finditer(text)]
-    cuts += _soft_cuts(text)
+    # Under a headline's kicker ("Mali: lithium plant opens; Chinese operator promises
+    # jobs") a semicolon joins two halves of one story: the kicker names the subject of
+    # both. Without one it may join two headlines ("Copper climbs on Chinese stimulus;
+    # Mali lithium exports stall") and ends a sentence as in running text.
+    cuts += [cut for cut in _soft_cuts(text) if not (title and _under_kicker(text, cut[0] - 1))]
     cuts.sort()
     spans: list[tuple[int, int]] = []
     start = 0

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from bot.errors import StoreError
@@ -146,6 +146,43 @@ def record_fetch_success(
     if new_url and new_url != feed.url and find_feed_by_url(session, new_url) is None:
         feed.url = new_url
     session.add(feed)
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """A feed that answered 304: what its health record becomes."""
+
+    feed_id: int
+    next_poll_at: datetime
+    etag: str | None
+    last_modified: str | None
+
+
+def get_feeds(session: Session, feed_ids: Sequence[int]) -> dict[int, Feed]:
+    """The feeds of ``feed_ids`` that exist, by id, in one statement."""
+    if not feed_ids:
+        return {}
+    rows = session.exec(select(Feed).where(col(Feed.id).in_(feed_ids)))
+    return {row.id: row for row in rows if row.id is not None}
+
+
+def record_unchanged(session: Session, unchanged: Sequence[Unchanged], *, now: datetime) -> None:
+    """``record_fetch_success`` for many 304s at once: one bulk UPDATE by primary key."""
+    rows: list[dict[str, object]] = []
+    for feed in unchanged:
+        row: dict[str, object] = {
+            "id": feed.feed_id,
+            "last_polled_at": now,
+            "last_ok": now,
+            "last_error": None,
+            "failures": 0,
+            "next_poll_at": feed.next_poll_at,
+        }
+        if feed.etag is not None or feed.last_modified is not None:
+            row["etag"], row["last_modified"] = feed.etag, feed.last_modified
+        rows.append(row)
+    if rows:
+        session.execute(update(Feed), rows)
 
 
 def record_fetch_failure(

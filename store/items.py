@@ -50,6 +50,33 @@ def recent_published(session: Session, feed_id: int, limit: int = 20) -> list[da
     ]
 
 
+def recent_published_by_feed(
+    session: Session, feed_ids: Sequence[int], limit: int = 20
+) -> dict[int, list[datetime]]:
+    """``recent_published`` for many feeds in one statement (a window per feed)."""
+    if not feed_ids:
+        return {}
+    rank = (
+        func.row_number()
+        .over(partition_by=col(Item.feed_id), order_by=col(Item.published).desc())
+        .label("rank")
+    )
+    newest = (
+        select(col(Item.feed_id), col(Item.published), rank)
+        .where(col(Item.feed_id).in_(feed_ids), col(Item.published).is_not(None))
+        .subquery()
+    )
+    found: dict[int, list[datetime]] = {feed_id: [] for feed_id in feed_ids}
+    rows = session.execute(
+        select(newest.c.feed_id, newest.c.published)
+        .where(newest.c.rank <= limit)
+        .order_by(newest.c.feed_id, newest.c.published.desc())
+    )
+    for feed_id, published in rows:
+        found[feed_id].append(published)
+    return found
+
+
 def add_item(
     session: Session,
     feed_id: int | None,

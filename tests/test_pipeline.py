@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from bot.clock import FixedClock
 from bot.pipeline import PollOutcome, poll
@@ -69,6 +69,47 @@ def test_a_feed_is_not_due_again_before_its_time(engine: Engine, feed_server) ->
     clock.advance(hours=5)
     [again] = run_poll(engine, clock)
     assert again.status == "not-modified"  # validators went back, 304 came back
+
+
+def test_feeds_that_answer_304_are_written_together(engine: Engine, feed_server) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock()
+    seeded(engine, clock)
+    ids = []
+    for n in range(6):
+        feed_server.serve(f"/f{n}.rss", rss(NEGATIVE).encode(), etag=f'"e{n}"')
+        ids.append(add_feed(engine, feed_server.url(f"/f{n}.rss"), clock))
+    run_poll(engine, clock)
+    with transaction(engine) as session:
+        scheduled = {i: feeds.get_feed(session, i).next_poll_at for i in ids}
+        feeds.get_feed(session, ids[0]).failures = 3  # a past failure the 304 clears
+    clock.advance(hours=5)
+    updates: list[bool] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE FEEDS") and "last_ok" in statement:
+            updates.append(executemany)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        outcomes = run_poll(engine, clock)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sorted(o.feed_id for o in outcomes) == sorted(ids)
+    assert {o.status for o in outcomes} == {"not-modified"}
+    assert updates == [True]  # one bulk statement for the six feeds, not six transactions
+    with transaction(engine) as session:
+        for feed_id in ids:
+            row = feeds.get_feed(session, feed_id)
+            assert row.last_ok is not None and row.failures == 0 and row.last_error is None
+            assert row.etag == f'"e{ids.index(feed_id)}"'
+            assert row.next_poll_at is not None and row.next_poll_at > clock.now()
+            # scheduled as a 200 was: the same interval from the new poll
+            previous = scheduled[feed_id]
+            assert previous is not None
+            polled_before = clock.now() - timedelta(hours=5)
+            assert abs((row.next_poll_at - clock.now()) - (previous - polled_before)) < timedelta(
+                minutes=5
+            )
 
 
 def test_a_bad_feed_becomes_a_health_record_and_the_others_go_on(
@@ -219,3 +260,30 @@ def test_a_bug_met_by_one_feed_is_its_health_record_and_the_others_go_on(
         row = feeds.get_feed(session, poison)
         assert row.failures == 1 and row.next_poll_at > clock.now()
         assert items.count_items(session) == 1  # the poison feed's batch rolled back
+
+
+def test_a_bug_in_the_batch_of_304s_falls_back_to_one_feed_at_a_time(
+    engine: Engine, feed_server, monkeypatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    import bot.pipeline
+
+    clock = FixedClock()
+    seeded(engine, clock)
+    ids = []
+    for n in range(3):
+        feed_server.serve(f"/f{n}.rss", rss(NEGATIVE).encode(), etag=f'"e{n}"')
+        ids.append(add_feed(engine, feed_server.url(f"/f{n}.rss"), clock))
+    run_poll(engine, clock)
+    clock.advance(hours=5)
+
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise KeyError("a bug in the batch")
+
+    monkeypatch.setattr(bot.pipeline, "store_unchanged", broken)
+    outcomes = run_poll(engine, clock)
+    assert sorted(o.feed_id for o in outcomes) == sorted(ids)
+    assert {o.status for o in outcomes} == {"not-modified"}  # each stored on its own
+    assert "KeyError: 'a bug in the batch'" in caplog.text
+    with transaction(engine) as session:
+        for feed_id in ids:
+            assert feeds.get_feed(session, feed_id).last_ok == clock.now()

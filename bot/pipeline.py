@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -28,16 +31,14 @@ from sqlmodel import Session
 
 from bot import dedupe
 from bot.deps import Deps
-from bot.errors import ParseError
 from bot.fetch import fetch_feed
 from bot.logs import context
 from bot.match import Matcher
-from bot.normalize import normalize_entry
 from bot.notify import plan_alerts
-from bot.parse import parse_feed
-from bot.rules import stored_matcher
+from bot.prepare import Prepared, prepare, prepare_in_worker, start_worker
+from bot.rules import stored_matcher, stored_rules
 from bot.schedule import base_interval, next_poll_at
-from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match, MatchInput, ParsedFeed
+from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match
 from store import deliveries, feeds, items, stories, subscribers, topics
 from store.db import transaction
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 PER_HOST = 2  # requests at a time to one host: a small outlet's server is not a CDN
 POLL_LEASE = timedelta(minutes=10)  # a claimed feed is not polled by anyone else meanwhile
 UNCHANGED_BATCH = 200  # 304s written together (a few ms each, alone)
+POOL_MIN_FEEDS = 8  # fewer feeds due: parse and match in a thread, no worker processes
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOut
     if not due:
         return
     matcher = load_matcher(deps)
+    pool = _worker_pool(deps, len(due))
     overall = asyncio.Semaphore(deps.settings.fetch_concurrency)
     store_lock = asyncio.Lock()
     hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(PER_HOST))
@@ -93,13 +96,16 @@ async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOut
 
     async def one(feed: FeedRef) -> PollOutcome | tuple[FeedRef, FetchResult]:
         host = (urlsplit(feed.url).hostname or "").lower()
-        async with hosts[host], overall:
-            result = await fetch_feed(
-                deps.http, feed, now=deps.clock.now(), limits=deps.fetch_limits
-            )
-        if result.not_modified and result.error is None and not result.permanent_url:
-            return feed, result
-        return await ingest(deps, feed, result, matcher, store_lock)
+        # A slot is held until the feed is stored, not only fetched: bodies waiting for
+        # the writer are bounded, and with one slot feeds are stored in the order due.
+        async with overall:
+            async with hosts[host]:
+                result = await fetch_feed(
+                    deps.http, feed, now=deps.clock.now(), limits=deps.fetch_limits
+                )
+            if result.not_modified and result.error is None and not result.permanent_url:
+                return feed, result
+            return await ingest(deps, feed, result, matcher, store_lock, pool)
 
     async def flush() -> list[PollOutcome]:
         batch = unchanged[:]
@@ -116,18 +122,47 @@ async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOut
             log.info("poll %s", context(feed_id=outcome.feed_id, status=outcome.status))
         return outcomes
 
-    for next_done in asyncio.as_completed([one(feed) for feed in due]):
-        done = await next_done
-        if isinstance(done, PollOutcome):
-            yield done
-            continue
-        unchanged.append(done)
-        if len(unchanged) >= UNCHANGED_BATCH:
+    try:
+        # Tasks made in the order due (as_completed would start bare coroutines in set
+        # order): with one slot, feeds are then stored in that order.
+        tasks = [asyncio.ensure_future(one(feed)) for feed in due]
+        for next_done in asyncio.as_completed(tasks):
+            done = await next_done
+            if isinstance(done, PollOutcome):
+                yield done
+                continue
+            unchanged.append(done)
+            if len(unchanged) >= UNCHANGED_BATCH:
+                for outcome in await flush():
+                    yield outcome
+        if unchanged:
             for outcome in await flush():
                 yield outcome
-    if unchanged:
-        for outcome in await flush():
-            yield outcome
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _worker_pool(deps: Deps, feeds_due: int) -> ProcessPoolExecutor | None:
+    """Worker processes for the CPU stages of a big poll (None: run them in a thread).
+
+    Sized to the machine unless ``MCWATCH_WORKERS`` says otherwise; not worth starting
+    for a few feeds (a worker imports the parser and compiles the rules once, ~0.3 s).
+    Workers are spawned, never forked: the main process has an event loop, an HTTP
+    client and a database pool that a fork would copy mid-use."""
+    workers = deps.settings.workers
+    if workers is None:
+        workers = os.cpu_count() or 1
+        workers = workers if workers > 1 else 0
+    if workers == 0 or feeds_due < POOL_MIN_FEEDS:
+        return None
+    rules, lexicon = stored_rules(deps.engine)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_worker,
+        initargs=(rules, lexicon),
+    )
 
 
 async def poll(
@@ -143,6 +178,7 @@ async def ingest(
     result: FetchResult,
     matcher: Matcher,
     store_lock: asyncio.Lock | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> PollOutcome:
     """Everything after the fetch, for one feed: parse, normalise, match, store, queue.
 
@@ -152,18 +188,24 @@ async def ingest(
     fails at once with SQLITE_BUSY, which no busy timeout waits out.
     """
     now = deps.clock.now()
-    parsed: ParsedFeed | None = None
+    prepared: Prepared | None = None
     error = result.error
     if error is None and not result.not_modified:
-        try:
-            # feedparser is pure Python and slow on big feeds: keep the loop answering.
-            parsed = await asyncio.to_thread(parse_feed, result.body, url=result.url)
-        except ParseError as exc:
-            error = str(exc)
+        # Parsing and matching are pure Python and slow on big feeds: off the event loop,
+        # in a worker process when the poll has a pool (see bot/prepare.py).
+        if pool is not None:
+            prepared = await asyncio.get_running_loop().run_in_executor(
+                pool, prepare_in_worker, result.body, result.url, feed.language, now
+            )
+        else:
+            prepared = await asyncio.to_thread(
+                prepare, result.body, result.url, feed.language, now, matcher
+            )
+        error = prepared.error
     async with store_lock or asyncio.Lock():
         try:
             outcome = await asyncio.to_thread(
-                store_outcome, deps, feed, result, parsed, error, matcher, now
+                store_outcome, deps, feed, result, prepared, error, now
             )
         except Exception as exc:
             # A bug met by one feed (its transaction rolled back) must not end the poll of
@@ -172,7 +214,7 @@ async def ingest(
             log.exception("poll %s", context(feed_id=feed.id, status="internal-error"))
             reason = f"internal error ({type(exc).__name__}), see the log"
             outcome = await asyncio.to_thread(
-                store_outcome, deps, feed, result, None, reason, matcher, now
+                store_outcome, deps, feed, result, None, reason, now
             )
     log.info(
         "poll %s",
@@ -226,17 +268,17 @@ def store_items(
     feed_id: int,
     source: str,
     fresh: Sequence[Item],
-    matcher: Matcher,
+    matches: Sequence[tuple[Match, ...]],
     now: datetime,
 ) -> tuple[int, int, int]:
-    """Match, group into stories, store and queue the new items of one feed.
+    """Group into stories, store and queue the new items of one feed (``matches``: each
+    item's, as ``prepare`` found them).
 
     Returns (new, matched, queued). A matched item that reports a known story joins it:
     subscribers who already had that story get their alert edited ("also reported by"),
     the others get the story once. Stories are decided before anything is written, so
     the writes are a handful of bulk statements whatever the feed's size.
     """
-    matches = [matcher.match(MatchInput(i.title, i.summary, i.language)) for i in fresh]
     stories_of: list[int | None] = [None] * len(fresh)
     joined: set[int] = set()
     if any(matches):
@@ -287,9 +329,8 @@ def store_outcome(
     deps: Deps,
     feed: FeedRef,
     result: FetchResult,
-    parsed: ParsedFeed | None,
+    prepared: Prepared | None,
     error: str | None,
-    matcher: Matcher,
     now: datetime,
 ) -> PollOutcome:
     """One transaction per feed: new items, their matches, queued alerts, feed health."""
@@ -319,20 +360,26 @@ def store_outcome(
             return PollOutcome(feed.id, feed.url, "error", error=error)
         new_count = matched_count = queued = 0
         entries = 0
-        if parsed is not None:
-            entries = len(parsed.entries)
-            normalised = [
-                normalize_entry(raw, now=now, feed_language=feed.language or parsed.language)
-                for raw in parsed.entries
+        parsed = prepared.feed if prepared is not None else None
+        if prepared is not None and parsed is not None:
+            entries = prepared.entries
+            known = items.known_identities(session, feed.id, [i.identity for i in prepared.items])
+            fresh = [
+                (item, found)
+                for item, found in zip(prepared.items, prepared.matches, strict=True)
+                if item.identity not in known
             ]
-            unique: dict[str, Item] = {}
-            for item in normalised:
-                unique.setdefault(item.identity, item)
-            known = items.known_identities(session, feed.id, unique)
-            fresh = [item for identity, item in unique.items() if identity not in known]
             if fresh:
                 source = row.name or parsed.title or row.url
-                counts = store_items(session, deps, feed.id, source, fresh, matcher, now)
+                counts = store_items(
+                    session,
+                    deps,
+                    feed.id,
+                    source,
+                    [item for item, _ in fresh],
+                    [found for _, found in fresh],
+                    now,
+                )
                 new_count, matched_count, queued = counts
         # The publishing rate is read from what the store holds, so a 304 (no entries
         # in hand) schedules exactly like a 200.

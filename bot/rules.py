@@ -6,6 +6,8 @@ bot's ``/search``. Compiling the nine seeded topics takes milliseconds.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine
 
 from bot.match import Lexicon, Matcher, compile_rules, validate_rule
@@ -19,13 +21,21 @@ def stored_lexicon(engine: Engine) -> Lexicon:
         return Lexicon.from_mapping(topics.load_lexicon(session) or {})
 
 
-def stored_matcher(engine: Engine, *, include_disabled: bool = False) -> Matcher:
-    """Every enabled topic (or every topic) of the store, with the stored lexicon."""
+def stored_rules(
+    engine: Engine, *, include_disabled: bool = False
+) -> tuple[list[TopicRule], dict[str, Any]]:
+    """The enabled topics' (or every topic's) rules and the stored lexicon, as data: what
+    a worker process compiles its own matcher from."""
     with transaction(engine) as session:
         rows = topics.list_topics(session, enabled_only=not include_disabled)
         rules = [TopicRule(slug=t.slug, query=t.query, name=t.name) for t in rows]
-        lexicon = Lexicon.from_mapping(topics.load_lexicon(session) or {})
-    return compile_rules(rules, lexicon)
+        return rules, topics.load_lexicon(session) or {}
+
+
+def stored_matcher(engine: Engine, *, include_disabled: bool = False) -> Matcher:
+    """Every enabled topic (or every topic) of the store, with the stored lexicon."""
+    rules, lexicon = stored_rules(engine, include_disabled=include_disabled)
+    return compile_rules(rules, Lexicon.from_mapping(lexicon))
 
 
 def query_matcher(engine: Engine, query: str, *, gate: bool = True) -> Matcher:

@@ -72,6 +72,10 @@ class Settings:
     # added with its archive, a late repost) is stored and searchable, never alerted
     # nor put in a digest. 0: everything is news.
     backlog_days: int = 3
+    # Worker processes that parse, normalise and match the feeds of a big poll while the
+    # main process fetches and writes. None: one per core (a single core: none); 0: all
+    # in the main process.
+    workers: int | None = None
 
     @property
     def console_mode(self) -> bool:
@@ -225,6 +229,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         values["delivery_lease"] = _parse_int(v, "MCWATCH_DELIVERY_LEASE", minimum=1)
     if (v := get("BACKLOG_DAYS")) is not None:
         values["backlog_days"] = _parse_int(v, "MCWATCH_BACKLOG_DAYS", minimum=0)
+    if (v := get("WORKERS")) is not None:
+        values["workers"] = _parse_int(v, "MCWATCH_WORKERS", minimum=0)
     if (v := get("LOG_LEVEL")) is not None:
         level = v.strip().upper()
         if level not in _LOG_LEVELS:

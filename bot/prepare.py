@@ -1,0 +1,69 @@
+"""Everything pure about one fetched feed, decided before the store is touched.
+
+``prepare`` parses the body, normalises every entry (one item per identity, the first
+kept) and matches each item: the CPU-bound stages of a poll. The pipeline runs it in a
+thread for a small poll and, for a big one, in a pool of worker processes sized to the
+machine (``MCWATCH_WORKERS``), so that parsing and matching use every core while the main
+process fetches and writes. Both paths call this one function on the same inputs, so they
+store the same items, matches and stories (``tests/test_pool.py``).
+
+A worker compiles its own matcher once, from the rules and lexicon it is started with
+(``start_worker``): a compiled matcher holds automata that are not pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.errors import ParseError
+from bot.match import Lexicon, Matcher, compile_rules
+from bot.normalize import normalize_entry
+from bot.parse import parse_feed
+from bot.types import Item, Match, MatchInput, ParsedFeed, TopicRule
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One feed's items and their matches (``feed`` keeps the feed's metadata and
+    scheduling hints; its raw entries are dropped once normalised)."""
+
+    error: str | None
+    feed: ParsedFeed | None
+    entries: int
+    items: tuple[Item, ...]
+    matches: tuple[tuple[Match, ...], ...]
+
+
+def prepare(
+    body: bytes, url: str, feed_language: str | None, now: datetime, matcher: Matcher
+) -> Prepared:
+    try:
+        parsed = parse_feed(body, url=url)
+    except ParseError as exc:
+        return Prepared(str(exc), None, 0, (), ())
+    unique: dict[str, Item] = {}
+    for raw in parsed.entries:
+        item = normalize_entry(raw, now=now, feed_language=feed_language or parsed.language)
+        unique.setdefault(item.identity, item)
+    items = tuple(unique.values())
+    matches = tuple(matcher.match(MatchInput(i.title, i.summary, i.language)) for i in items)
+    return Prepared(None, replace(parsed, entries=()), len(parsed.entries), items, matches)
+
+
+_worker_matcher: Matcher | None = None
+
+
+def start_worker(rules: Sequence[TopicRule], lexicon: dict[str, Any]) -> None:
+    """A worker process's initializer: compile the matcher it will use."""
+    global _worker_matcher
+    _worker_matcher = compile_rules(list(rules), Lexicon.from_mapping(lexicon))
+
+
+def prepare_in_worker(
+    body: bytes, url: str, feed_language: str | None, now: datetime
+) -> Prepared:
+    assert _worker_matcher is not None, "start_worker was not run in this process"
+    return prepare(body, url, feed_language, now, _worker_matcher)

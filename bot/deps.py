@@ -56,6 +56,12 @@ class Deps:
             self.fingerprints[item_id] = cached
         return cached if cached.story_id == story_id else replace(cached, story_id=story_id)
 
+    def remember_fingerprint(self, fingerprint: Fingerprint) -> None:
+        """Cache the fingerprint of an item just stored (and committed)."""
+        if len(self.fingerprints) >= FINGERPRINT_CACHE:
+            self.fingerprints.clear()
+        self.fingerprints[fingerprint.item_id] = fingerprint
+
 
 @asynccontextmanager
 async def open_deps(

@@ -270,6 +270,8 @@ def store_items(
     fresh: Sequence[Item],
     matches: Sequence[tuple[Match, ...]],
     now: datetime,
+    probes: Sequence[dedupe.Fingerprint | None] = (),
+    remember: list[dedupe.Fingerprint] | None = None,
 ) -> tuple[int, int, int]:
     """Group into stories, store and queue the new items of one feed (``matches``: each
     item's, as ``prepare`` found them).
@@ -280,6 +282,7 @@ def store_items(
     the writes are a handful of bulk statements whatever the feed's size.
     """
     stories_of: list[int | None] = [None] * len(fresh)
+    probes_used: list[dedupe.Fingerprint | None] = [None] * len(fresh)
     joined: set[int] = set()
     if any(matches):
         window = dedupe.THRESHOLDS.window
@@ -293,9 +296,10 @@ def store_items(
         for index, (item, found) in enumerate(zip(fresh, matches, strict=True)):
             if not found:
                 continue
-            probe = dedupe.fingerprint(
+            probe = (probes[index] if probes else None) or dedupe.fingerprint(
                 0, None, item.title, item.summary, item.language, item.published
             )
+            probes_used[index] = probe
             chosen = known.choose(probe)
             # A new story of this batch gets a placeholder id (< 0) until it is written.
             story = chosen if chosen is not None else -(index + 1)
@@ -304,6 +308,12 @@ def store_items(
                 joined.add(chosen)
             known.add(replace(probe, item_id=-(index + 1), story_id=story))
     stored = items.add_items(session, feed_id, source, fresh, stories_of, now)
+    if remember is not None:  # the caller caches them once the transaction commits
+        remember.extend(
+            replace(probe, item_id=item_id, story_id=story_id)
+            for probe, (item_id, story_id) in zip(probes_used, stored, strict=True)
+            if probe is not None
+        )
     if not any(matches):
         return len(fresh), 0, 0
     topic_ids = topics.topic_ids_by_slug(session)
@@ -333,7 +343,25 @@ def store_outcome(
     error: str | None,
     now: datetime,
 ) -> PollOutcome:
-    """One transaction per feed: new items, their matches, queued alerts, feed health."""
+    """One transaction per feed: new items, their matches, queued alerts, feed health.
+    The new matched items' fingerprints join the process's cache once it commits, so the
+    next feeds compare with them without computing them again."""
+    stored: list[dedupe.Fingerprint] = []
+    outcome = _store_outcome(deps, feed, result, prepared, error, now, stored)
+    for fingerprint in stored:
+        deps.remember_fingerprint(fingerprint)
+    return outcome
+
+
+def _store_outcome(
+    deps: Deps,
+    feed: FeedRef,
+    result: FetchResult,
+    prepared: Prepared | None,
+    error: str | None,
+    now: datetime,
+    stored: list[dedupe.Fingerprint],
+) -> PollOutcome:
     with transaction(deps.engine) as session:
         row = feeds.get_feed(session, feed.id)
         default = timedelta(seconds=deps.settings.poll_interval)
@@ -364,9 +392,12 @@ def store_outcome(
         if prepared is not None and parsed is not None:
             entries = prepared.entries
             known = items.known_identities(session, feed.id, [i.identity for i in prepared.items])
+            fingerprints = prepared.fingerprints or (None,) * len(prepared.items)
             fresh = [
-                (item, found)
-                for item, found in zip(prepared.items, prepared.matches, strict=True)
+                (item, found, probe)
+                for item, found, probe in zip(
+                    prepared.items, prepared.matches, fingerprints, strict=True
+                )
                 if item.identity not in known
             ]
             if fresh:
@@ -376,9 +407,11 @@ def store_outcome(
                     deps,
                     feed.id,
                     source,
-                    [item for item, _ in fresh],
-                    [found for _, found in fresh],
+                    [item for item, _, _ in fresh],
+                    [found for _, found, _ in fresh],
                     now,
+                    [probe for _, _, probe in fresh],
+                    stored,
                 )
                 new_count, matched_count, queued = counts
         # The publishing rate is read from what the store holds, so a 304 (no entries

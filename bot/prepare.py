@@ -1,7 +1,8 @@
 """Everything pure about one fetched feed, decided before the store is touched.
 
 ``prepare`` parses the body, normalises every entry (one item per identity, the first
-kept) and matches each item: the CPU-bound stages of a poll. The pipeline runs it in a
+kept), matches each item and fingerprints the matched ones for story grouping: the
+CPU-bound stages of a poll. The pipeline runs it in a
 thread for a small poll and, for a big one, in a pool of worker processes sized to the
 machine (``MCWATCH_WORKERS``), so that parsing and matching use every core while the main
 process fetches and writes. Both paths call this one function on the same inputs, so they
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot.dedupe import Fingerprint, fingerprint
 from bot.errors import ParseError
 from bot.match import Lexicon, Matcher, compile_rules
 from bot.normalize import normalize_entry
@@ -35,6 +37,8 @@ class Prepared:
     entries: int
     items: tuple[Item, ...]
     matches: tuple[tuple[Match, ...], ...]
+    # what story grouping compares, for the matched items (None for the others)
+    fingerprints: tuple[Fingerprint | None, ...] = ()
 
 
 def prepare(
@@ -50,7 +54,13 @@ def prepare(
         unique.setdefault(item.identity, item)
     items = tuple(unique.values())
     matches = tuple(matcher.match(MatchInput(i.title, i.summary, i.language)) for i in items)
-    return Prepared(None, replace(parsed, entries=()), len(parsed.entries), items, matches)
+    fingerprints = tuple(
+        fingerprint(0, None, i.title, i.summary, i.language, i.published) if found else None
+        for i, found in zip(items, matches, strict=True)
+    )
+    return Prepared(
+        None, replace(parsed, entries=()), len(parsed.entries), items, matches, fingerprints
+    )
 
 
 _worker_matcher: Matcher | None = None

@@ -1,19 +1,30 @@
-"""Run Alembic migrations from code (``mcwatch db upgrade``; ``mcwatch run`` on start)."""
+"""Run Alembic migrations from code (``mcwatch db upgrade``; ``mcwatch run`` on start).
+
+Alembic is imported only when a migration may be needed: every command first asks
+``is_ready``, which reads the ``alembic_version`` table with plain SQLAlchemy and
+compares it with ``HEAD_REVISION`` (kept here, next to the migrations; a test checks it
+against Alembic's own head, so it cannot drift).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# The newest revision of migrations/versions/. Adding a migration: set this to its id.
+HEAD_REVISION = "0002"
+VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
+
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option(
@@ -24,6 +35,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     """Bring the schema to the newest revision. Returns (before, after) revisions."""
+    from alembic import command
+
     config = alembic_config(engine)
     before = current_revision(engine)
     with engine.begin() as connection:
@@ -33,9 +46,35 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def is_current(connection: Connection) -> bool:
+    """True when the schema is at ``HEAD_REVISION``, without importing Alembic; False
+    when it is older, newer, empty or unknown (then ``upgrade`` decides)."""
+    from sqlalchemy import inspect, text
+
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return False
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    return [row[0] for row in rows] == [HEAD_REVISION]
+
+
+def is_ready(engine: Engine) -> bool:
+    """The schema is current and the database seeded (it has a topic, as
+    ``store.seed.is_seeded`` asks): one connection, no Alembic, no seed files."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        if not is_current(connection):
+            return False
+        return connection.execute(text("SELECT 1 FROM topics LIMIT 1")).first() is not None

@@ -5,9 +5,6 @@ from __future__ import annotations
 import typer
 
 from bot.cli.runtime import Runtime
-from bot.seeds import seed as load_seeds
-from store.db import make_engine
-from store.migrate import upgrade as upgrade_schema
 
 app = typer.Typer(help="Database schema and seed data.", no_args_is_help=True)
 
@@ -15,6 +12,9 @@ app = typer.Typer(help="Database schema and seed data.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade() -> None:
     """Create or migrate the database schema to the newest version."""
+    from store.db import make_engine
+    from store.migrate import upgrade as upgrade_schema
+
     runtime = Runtime.load()
     before, after = upgrade_schema(make_engine(runtime.settings.database_url))
     if before == after:
@@ -26,6 +26,8 @@ def upgrade() -> None:
 @app.command("seed")
 def seed() -> None:
     """(Re)load topics, alias sets and feeds from seeds/ without duplicating anything."""
+    from bot.seeds import seed as load_seeds
+
     runtime = Runtime.load()
     report = load_seeds(runtime.engine, runtime.clock)
     assert report is not None

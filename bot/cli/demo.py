@@ -6,11 +6,7 @@ real database is not touched), polls once, prints the alerts and a digest.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import http.server
-import tempfile
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,32 +16,24 @@ import typer
 from bot.cli.run import ensure_console_subscriber
 from bot.cli.runtime import CONSOLE_CHAT_ID, Runtime
 from bot.clock import SystemClock
-from bot.daily import plan_digest
-from bot.deps import open_deps
-from bot.logs import setup_logging
-from bot.outbox import deliver_pending
-from bot.pipeline import poll
-from bot.render import html_to_console
-from bot.resources import data_path
-from bot.seeds import seed
-from bot.settings import Settings
-from bot.telegram.sender import ConsoleSender
-from store import feeds
-from store.db import make_engine, transaction
-from store.feeds import NewFeed
-from store.migrate import upgrade
 
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def demo() -> None:
     """Offline showcase: serve the sample feeds on loopback, poll once, print alerts
     and a digest. No network, no token, no change to your database."""
+    import http.server
+    import tempfile
+    import threading
+
+    from bot.logs import setup_logging
+    from bot.resources import data_path
+
+    class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
     setup_logging("WARNING")
     samples = data_path("seeds", "samples")
     files = sorted(p for p in samples.iterdir() if p.suffix in FEED_SUFFIXES)
@@ -64,6 +52,21 @@ def demo() -> None:
 
 
 def _demo(tmp: Path, base: str, files: list[Path]) -> None:
+    import asyncio
+
+    from bot.daily import plan_digest
+    from bot.deps import open_deps
+    from bot.outbox import deliver_pending
+    from bot.pipeline import poll
+    from bot.render import html_to_console
+    from bot.seeds import seed
+    from bot.settings import Settings
+    from bot.telegram.sender import ConsoleSender
+    from store import feeds
+    from store.db import make_engine, transaction
+    from store.feeds import NewFeed
+    from store.migrate import upgrade
+
     settings = Settings(database_url=f"sqlite:///{tmp / 'demo.db'}")
     runtime = Runtime(settings=settings, clock=SystemClock())
     engine = make_engine(settings.database_url)

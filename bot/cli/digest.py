@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli.output import fail
 from bot.cli.run import connected
 from bot.cli.runtime import Runtime
-from bot.daily import (
-    FIRST_DIGEST_SPAN,
-    DigestPlan,
-    digest_now,
-    digest_tick,
-    plan_digest,
-    send_plan,
-)
-from bot.digest import digest_due
-from bot.notify import clock_time
-from bot.render import html_to_console
-from store import digests
-from store.db import transaction
+
+if TYPE_CHECKING:
+    from bot.daily import DigestPlan
 
 
 def digest(
@@ -34,11 +23,19 @@ def digest(
 ) -> None:
     """Print the digests that are due (default), send them (--send), or one
     subscriber's digest now (--chat ID)."""
+    import asyncio
+
     runtime = Runtime.load()
     asyncio.run(_digest(runtime, send, chat))
 
 
 async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
+    from bot.daily import FIRST_DIGEST_SPAN, digest_now, digest_tick, plan_digest, send_plan
+    from bot.digest import digest_due
+    from bot.notify import clock_time
+    from store import digests
+    from store.db import transaction
+
     async with connected(runtime) as (deps, _):
         if chat is not None:
             plan = digest_now(deps, chat)
@@ -82,6 +79,8 @@ async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
 
 
 def _print(plan: DigestPlan) -> None:
+    from bot.render import html_to_console
+
     typer.echo(f"── digest for chat {plan.chat_id} ({plan.stories} stories) " + "─" * 20)
     for message in plan.messages:
         typer.echo(html_to_console(message))

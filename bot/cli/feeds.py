@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot.cli.output import emit_json, fail, table
 from bot.cli.runtime import Runtime
-from bot.errors import ParseError
-from bot.fetch import fetch_feed, make_client
-from bot.normalize import normalize_entry
-from bot.opml import OpmlFeed, parse_opml, render_opml
-from bot.parse import parse_feed
-from bot.rules import stored_matcher
-from bot.types import FeedRef, MatchInput
-from store import feeds as store_feeds
-from store.db import transaction
-from store.feeds import NewFeed
-from store.models import Feed
-from store.schemas import feed_json
+
+if TYPE_CHECKING:
+    from store.models import Feed
 
 app = typer.Typer(
     help="The watch list: list, add, remove, enable, disable, check, health, "
@@ -35,6 +25,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 @app.command("list")
 def list_command(as_json: JsonOption = False) -> None:
     """List watched feeds with their health."""
+    from store import feeds as store_feeds
+    from store.db import transaction
+    from store.schemas import feed_json
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         rows = store_feeds.list_feeds(session)
@@ -68,6 +62,10 @@ def add(
     ] = None,
 ) -> None:
     """Watch a new feed (polled at the next tick)."""
+    from store import feeds as store_feeds
+    from store.db import transaction
+    from store.feeds import NewFeed
+
     _check_url(url)
     if lang is not None and lang not in ("fr", "en"):
         raise typer.BadParameter("must be fr or en", param_hint="--lang")
@@ -84,6 +82,9 @@ def add(
 @app.command("remove")
 def remove(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")]) -> None:
     """Stop watching a feed (its stored items are kept)."""
+    from store import feeds as store_feeds
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         feed = store_feeds.remove_feed(session, feed_id)
@@ -93,6 +94,9 @@ def remove(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")
 @app.command("enable")
 def enable(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")]) -> None:
     """Resume polling a feed (due at once)."""
+    from store import feeds as store_feeds
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         store_feeds.set_feed_enabled(session, feed_id, True, runtime.clock.now())
@@ -102,6 +106,9 @@ def enable(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")
 @app.command("disable")
 def disable(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")]) -> None:
     """Stop polling a feed but keep it and its history."""
+    from store import feeds as store_feeds
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         store_feeds.set_feed_enabled(session, feed_id, False, runtime.clock.now())
@@ -120,6 +127,10 @@ def feed_status(feed: Feed) -> str:
 @app.command("health")
 def health(as_json: JsonOption = False) -> None:
     """Each feed's status, last success, last error, failure count and next poll."""
+    from store import feeds as store_feeds
+    from store.db import transaction
+    from store.schemas import feed_json
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         rows = store_feeds.list_feeds(session)
@@ -147,6 +158,11 @@ def import_command(
     ],
 ) -> None:
     """Add the feeds of an OPML file (feeds already watched are skipped)."""
+    from bot.opml import parse_opml
+    from store import feeds as store_feeds
+    from store.db import transaction
+    from store.feeds import NewFeed
+
     found = parse_opml(file.read_bytes())
     runtime = Runtime.load()
     added = skipped = 0
@@ -175,6 +191,10 @@ def export(
     ] = None,
 ) -> None:
     """Write the watch list as OPML (to stdout, or FILE)."""
+    from bot.opml import OpmlFeed, render_opml
+    from store import feeds as store_feeds
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         document = render_opml(
@@ -193,6 +213,8 @@ def check(
     as_json: JsonOption = False,
 ) -> None:
     """Fetch a feed and show what it yields and what would match; stores nothing."""
+    import asyncio
+
     _check_url(url)
     runtime = Runtime.load()
     report = asyncio.run(preview_feed(runtime, url))
@@ -215,6 +237,13 @@ def check(
 
 async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
     """Fetch → parse → normalise → match for one URL, with nothing written."""
+    from bot.errors import ParseError
+    from bot.fetch import fetch_feed, make_client
+    from bot.normalize import normalize_entry
+    from bot.parse import parse_feed
+    from bot.rules import stored_matcher
+    from bot.types import FeedRef, MatchInput
+
     now = runtime.clock.now()
     async with make_client() as client:
         result = await fetch_feed(client, FeedRef(id=0, url=url), now=now)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot import dedupe
 from bot.cli.output import emit_json, table
 from bot.cli.runtime import Runtime, parse_since
-from bot.rules import query_matcher
-from bot.types import MatchInput, StoredItem
-from store import items as store_items
-from store.db import transaction
-from store.schemas import item_json
+
+if TYPE_CHECKING:
+    from bot.dedupe import Fingerprint
+    from bot.types import StoredItem
 
 app = typer.Typer(help="List and search stored items.", no_args_is_help=True)
 
@@ -28,6 +26,10 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List stored items, newest first."""
+    from store import items as store_items
+    from store.db import transaction
+    from store.schemas import item_json
+
     runtime = Runtime.load()
     try:
         start = parse_since(since, runtime.clock.now())
@@ -51,6 +53,11 @@ def show(
 ) -> None:
     """One item: its topics with the terms and sentence that matched, and its story —
     the first report and the other reports grouped with it, with why."""
+    from bot.dedupe import why_same_story
+    from store import items as store_items
+    from store.db import transaction
+    from store.schemas import item_json
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         item = store_items.get_item(session, item_id)
@@ -64,7 +71,7 @@ def show(
     probe = _fingerprint(item)
     others = [m for m in members if m.id != item.id]
     story = [
-        {**item_json(m), "why": dedupe.why_same_story(probe, _fingerprint(m))} for m in others
+        {**item_json(m), "why": why_same_story(probe, _fingerprint(m))} for m in others
     ]
     if as_json:
         emit_json(
@@ -100,8 +107,10 @@ def show(
         typer.echo(f"      {row['why']}")
 
 
-def _fingerprint(item: StoredItem) -> dedupe.Fingerprint:
-    return dedupe.fingerprint(
+def _fingerprint(item: StoredItem) -> Fingerprint:
+    from bot.dedupe import fingerprint
+
+    return fingerprint(
         item.id, item.story_id, item.title, item.summary, item.language, item.published
     )
 
@@ -119,6 +128,12 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Search stored items with the rule language (accent- and case-insensitive)."""
+    from bot.rules import query_matcher
+    from bot.types import MatchInput
+    from store import items as store_items
+    from store.db import transaction
+    from store.schemas import item_json
+
     runtime = Runtime.load()
     try:
         start = parse_since(since, runtime.clock.now())

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 
 from bot.cli.output import emit_json, fail, show_progress, table
 from bot.cli.runtime import Runtime, parse_since
 from bot.errors import RuleSyntaxError
-from bot.match import Matcher, compile_rules, load_topics_document
-from bot.match.evaluate import LabelledFileError, evaluate, load_labelled
-from bot.normalize import detect_language
-from bot.rules import query_matcher, stored_matcher
-from bot.types import MatchInput
-from store import items as store_items
-from store import topics as store_topics
-from store.db import transaction
+
+if TYPE_CHECKING:
+    from bot.match import Matcher
 
 app = typer.Typer(
     help="Test rules on a text, backtest them on stored items, evaluate them on a labelled file.",
@@ -39,6 +33,10 @@ def test(
     as_json: JsonOption = False,
 ) -> None:
     """Which topics match this text, and why (terms, and where Mali and China meet)."""
+    from bot.normalize import detect_language
+    from bot.rules import stored_matcher
+    from bot.types import MatchInput
+
     runtime = Runtime.load()
     language = lang or detect_language(f"{title}\n{text}")
     explanation = stored_matcher(runtime.engine).explain(MatchInput(title, text, language))
@@ -49,6 +47,9 @@ def test(
 
 
 def _rule(runtime: Runtime, slug_or_query: str) -> tuple[str, str]:
+    from store import topics as store_topics
+    from store.db import transaction
+
     with transaction(runtime.engine) as session:
         topic = store_topics.find_topic(session, slug_or_query)
     if topic is not None:
@@ -66,6 +67,11 @@ def backtest(
     as_json: JsonOption = False,
 ) -> None:
     """Run a rule over stored items: counts per day and sample hits (gate included)."""
+    from bot.rules import query_matcher
+    from bot.types import MatchInput
+    from store import items as store_items
+    from store.db import transaction
+
     runtime = Runtime.load()
     try:
         start = parse_since(since, runtime.clock.now())
@@ -113,6 +119,8 @@ def backtest(
 
 
 def _read_yaml(path: Path, what: str) -> object:
+    import yaml
+
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -141,6 +149,10 @@ def eval_command(
 ) -> None:
     """Precision, recall and F1 per topic (and for the Mali–China relationship) on a
     labelled file."""
+    from bot.match import compile_rules, load_topics_document
+    from bot.match.evaluate import LabelledFileError, evaluate, load_labelled
+    from bot.rules import stored_matcher
+
     matcher: Matcher
     if topics_file is not None:
         try:

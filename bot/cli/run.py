@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine
-from telegram.ext import Application
 
 from bot.cli.output import emit_json, show_progress, table
 from bot.cli.runtime import CONSOLE_CHAT_ID, Runtime
-from bot.deps import Deps, open_deps
-from bot.jobs import run_forever, run_once
-from bot.outbox import deliver_pending
-from bot.pipeline import PollOutcome, poll_iter, select_feeds
-from bot.telegram.app import attach, build_application, publish_commands
-from bot.telegram.sender import ConsoleSender, Sender, TelegramSender
-from store import subscribers
-from store.db import transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from telegram.ext import Application
+
+    from bot.deps import Deps
+    from bot.pipeline import PollOutcome
+    from bot.telegram.sender import Sender
 
 
 def ensure_console_subscriber(engine: Engine, runtime: Runtime, *, active: bool) -> None:
     """Console mode has one subscriber, the terminal; with a token it is switched off."""
+    from store import subscribers
+    from store.db import transaction
+
     with transaction(engine) as session:
         existing = subscribers.find_subscriber(session, CONSOLE_CHAT_ID)
         if active:
@@ -50,6 +50,9 @@ async def connected(runtime: Runtime) -> AsyncIterator[tuple[Deps, Application |
     The Application (handlers, getMe) exists only in Telegram mode and is shut down on
     the way out.
     """
+    from bot.deps import open_deps
+    from bot.telegram.sender import ConsoleSender, TelegramSender
+
     settings, engine = runtime.settings, runtime.engine
     application = None
     sender: Sender
@@ -58,12 +61,16 @@ async def connected(runtime: Runtime) -> AsyncIterator[tuple[Deps, Application |
         sender = ConsoleSender()
     else:
         ensure_console_subscriber(engine, runtime, active=False)
+        from bot.telegram.app import build_application
+
         application = build_application(settings)
         await application.initialize()
         sender = TelegramSender(application.bot)
     try:
         async with open_deps(settings, engine, sender, clock=runtime.clock) as deps:
             if application is not None:
+                from bot.telegram.app import attach
+
                 attach(application, deps)
             yield deps, application
     finally:
@@ -82,11 +89,17 @@ def run(
     ] = False,
 ) -> None:
     """Start the scheduler and the Telegram bot (console mode without a token)."""
+    import asyncio
+
     runtime = Runtime.load()
     asyncio.run(_run(runtime, once))
 
 
 async def _run(runtime: Runtime, once: bool) -> None:
+    import asyncio
+
+    from bot.jobs import run_forever, run_once
+
     if runtime.settings.console_mode:
         typer.echo(
             "mcwatch: no MCWATCH_TELEGRAM_TOKEN set: console mode, alerts are printed here.",
@@ -105,6 +118,8 @@ async def _run(runtime: Runtime, once: bool) -> None:
             )
             return
         if application is not None:
+            from bot.telegram.app import publish_commands
+
             await publish_commands(application)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -123,6 +138,8 @@ def poll(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Fetch due feeds now, match, store and queue alerts."""
+    import asyncio
+
     runtime = Runtime.load()
     outcomes = asyncio.run(_poll(runtime, all_feeds, feed))
     if as_json:
@@ -140,6 +157,10 @@ def poll(
 
 
 async def _poll(runtime: Runtime, all_feeds: bool, feed_id: int | None) -> list[PollOutcome]:
+    from bot.deps import open_deps
+    from bot.pipeline import poll_iter, select_feeds
+    from bot.telegram.sender import ConsoleSender
+
     engine = runtime.engine
     async with open_deps(runtime.settings, engine, ConsoleSender(), clock=runtime.clock) as deps:
         due = select_feeds(deps, include_not_due=all_feeds or feed_id is not None, feed_id=feed_id)
@@ -156,11 +177,15 @@ async def _poll(runtime: Runtime, all_feeds: bool, feed_id: int | None) -> list[
 
 def deliver() -> None:
     """Send queued alerts now."""
+    import asyncio
+
     runtime = Runtime.load()
     asyncio.run(_deliver(runtime))
 
 
 async def _deliver(runtime: Runtime) -> None:
+    from bot.outbox import deliver_pending
+
     async with connected(runtime) as (deps, _):
         report = await deliver_pending(deps)
     typer.echo(

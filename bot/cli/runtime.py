@@ -1,4 +1,9 @@
-"""What every CLI command needs, built lazily once per invocation (never at import)."""
+"""What every CLI command needs, built lazily once per invocation (never at import).
+
+The CLI's modules import what a command needs inside the command, when it runs:
+`mcwatch --help` loads no database library, and no command that only reads the
+database loads Telegram, matplotlib or Alembic (tests/test_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
-from bot.logs import setup_logging
-from bot.seeds import seed
-from bot.settings import Settings, load_settings
-from store.db import make_engine
-from store.migrate import current_revision, head_revision, upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bot.settings import Settings
 
 CONSOLE_CHAT_ID = 0  # the console "subscriber" that receives alerts when there is no token
 
@@ -26,6 +30,9 @@ class Runtime:
 
     @classmethod
     def load(cls) -> Runtime:
+        from bot.logs import setup_logging
+        from bot.settings import load_settings
+
         settings = load_settings()
         secrets = (settings.telegram_token.reveal(),) if settings.telegram_token else ()
         setup_logging(settings.log_level, secrets)
@@ -34,12 +41,22 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         """The database, migrated to the newest schema and seeded on first start."""
+        from store.db import make_engine
+
         engine = make_engine(self.settings.database_url)
         prepare(engine, self.clock)
         return engine
 
 
 def prepare(engine: Engine, clock: Clock) -> None:
+    """Migrate and seed when needed. The usual case (schema at the head, topics there)
+    is one cheap query, with neither Alembic nor the seed files loaded."""
+    from store.migrate import current_revision, head_revision, is_ready, upgrade
+
+    if is_ready(engine):
+        return
+    from bot.seeds import seed
+
     if current_revision(engine) != head_revision(engine):
         upgrade(engine)
     seed(engine, clock, first_start=True)

@@ -8,8 +8,6 @@ import typer
 
 from bot.cli.output import emit_json, table
 from bot.cli.runtime import Runtime
-from store import subscribers as store_subscribers
-from store.db import transaction
 
 app = typer.Typer(help="Telegram subscribers.", no_args_is_help=True)
 
@@ -19,6 +17,9 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List subscribers with their mode and topics."""
+    from store import subscribers as store_subscribers
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         rows = [

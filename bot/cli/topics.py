@@ -8,17 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from bot.cli.output import emit_json, table
 from bot.cli.runtime import Runtime
 from bot.errors import RuleSyntaxError
-from bot.match import validate_rule
-from bot.rules import stored_lexicon
-from bot.seeds import SeedError, parse_topics_document, read_yaml
-from store import topics as store_topics
-from store.db import transaction
-from store.seed import apply_seed
 
 app = typer.Typer(
     help="List, show, add, edit, remove, enable, disable, import and export "
@@ -42,6 +35,9 @@ def _topic_json(topic: Any) -> dict[str, Any]:
 
 
 def _checked_query(runtime: Runtime, query: str) -> str:
+    from bot.match import validate_rule
+    from bot.rules import stored_lexicon
+
     query = " ".join(query.split())
     try:
         validate_rule(query, stored_lexicon(runtime.engine))
@@ -54,6 +50,9 @@ def _checked_query(runtime: Runtime, query: str) -> str:
 @app.command("list")
 def list_command(as_json: JsonOption = False) -> None:
     """List topics with their rules."""
+    from store import topics as store_topics
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         rows = store_topics.list_topics(session)
@@ -68,6 +67,9 @@ def list_command(as_json: JsonOption = False) -> None:
 @app.command("show")
 def show(slug: SlugArgument, as_json: JsonOption = False) -> None:
     """Show one topic in full."""
+    from store import topics as store_topics
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         topic = store_topics.get_topic(session, slug)
@@ -88,6 +90,9 @@ def add(
     description: Annotated[str, typer.Option("--description", help="What belongs here.")] = "",
 ) -> None:
     """Add a topic; its rule is checked first."""
+    from store import topics as store_topics
+    from store.db import transaction
+
     if not _SLUG.match(slug):
         raise typer.BadParameter(
             "lower-case letters, digits, - and _, starting with a letter", param_hint="SLUG"
@@ -113,6 +118,9 @@ def edit(
     ] = None,
 ) -> None:
     """Change a topic's rule, name or description; a new rule is checked first."""
+    from store import topics as store_topics
+    from store.db import transaction
+
     if query is None and name is None and description is None:
         raise typer.BadParameter("give --query, --name or --description", param_hint="options")
     runtime = Runtime.load()
@@ -132,6 +140,9 @@ def edit(
 @app.command("remove")
 def remove(slug: SlugArgument) -> None:
     """Remove a topic (stored items keep their other topics)."""
+    from store import topics as store_topics
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         store_topics.remove_topic(session, slug)
@@ -139,6 +150,9 @@ def remove(slug: SlugArgument) -> None:
 
 
 def _set_enabled(slug: str, enabled: bool) -> None:
+    from store import topics as store_topics
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         topic = store_topics.get_topic(session, slug)
@@ -179,6 +193,10 @@ def import_command(
 ) -> None:
     """Load topics and alias sets from a YAML file; all of it is checked before any of
     it is saved."""
+    from bot.seeds import SeedError, parse_topics_document, read_yaml
+    from store.db import transaction
+    from store.seed import apply_seed
+
     try:
         topic_seeds, lexicon = parse_topics_document(read_yaml(file), str(file))
     except SeedError as exc:
@@ -203,6 +221,11 @@ def export(
     ] = None,
 ) -> None:
     """Write topics and alias sets as YAML (importable with `topics import`)."""
+    import yaml
+
+    from store import topics as store_topics
+    from store.db import transaction
+
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         rows = store_topics.list_topics(session)

@@ -8,7 +8,8 @@ served on 8 loopback addresses (127.0.0.1–8) with ETag and Last-Modified so th
 second poll is answered 304.
 Then, ``--runs`` times and alternating, each in a fresh database:
 
-- lemon24/reader (``update_feeds(workers=4)``), from its own virtual environment
+- lemon24/reader (``update_feeds(workers=4, scheduled=False)``: every feed, as
+  ``--all``; by default reader skips feeds not yet due), from its own virtual environment
   (``--reader-python``; by default one is made under ``~/.cache/mcwatch-bench`` with
   ``pip install 'reader>=3.26,<4'``);
 - ``mcwatch poll --all`` in a temporary directory (default SQLite, console mode, the
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -126,6 +128,8 @@ class Farm:
     def __init__(self, files: dict[str, bytes]) -> None:
         etags = {path: '"' + hashlib.sha1(body).hexdigest()[:16] + '"' for path, body in
                  files.items()}
+        self.served: Counter[int] = Counter()  # responses by status, since the last reset
+        served = self.served
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -142,6 +146,7 @@ class Farm:
                     self.headers.get("If-None-Match") is None
                     and self.headers.get("If-Modified-Since") == Farm.LAST_MODIFIED
                 )
+                served[304 if fresh else 200] += 1
                 self.send_response(304 if fresh else 200)
                 self.send_header("ETag", etag)
                 self.send_header("Last-Modified", Farm.LAST_MODIFIED)
@@ -181,17 +186,21 @@ class Farm:
 class Timed:
     seconds: float
     rss_mb: float
+    served: str  # what the farm answered during the command: "500×200", "500×304"
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> Timed:
-    """Wall seconds and peak RSS of a whole command, from /usr/bin/time."""
+def timed(command: list[str], cwd: Path, env: dict[str, str], farm: Farm) -> Timed:
+    """Wall seconds and peak RSS of a whole command (from /usr/bin/time), and the
+    responses the farm gave it."""
     report = cwd / "time.txt"
+    farm.served.clear()
     subprocess.run(
         ["/usr/bin/time", "-f", "%e %M", "-o", str(report), *command],
         cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
     )
     seconds, kilobytes = report.read_text().split()[-2:]
-    return Timed(float(seconds), int(kilobytes) / 1024)
+    served = ", ".join(f"{n}×{status}" for status, n in sorted(farm.served.items()))
+    return Timed(float(seconds), int(kilobytes) / 1024, served or "nothing")
 
 
 READER_PASS = """
@@ -202,7 +211,7 @@ if len(sys.argv) > 2:
     for url in open(sys.argv[2]).read().split():
         reader.add_feed(url, exist_ok=True)
 else:
-    reader.update_feeds(workers=4)
+    reader.update_feeds(workers=4, scheduled=False)  # every feed, as poll --all
 reader.close()
 """
 
@@ -221,15 +230,16 @@ def reader_python(given: str | None) -> str:
     return str(python)
 
 
-def run_reader(python: str, urls: list[str], work: Path) -> tuple[Timed, Timed]:
+def run_reader(python: str, farm: Farm, work: Path) -> tuple[Timed, Timed]:
+    urls = farm.urls
     env = {**os.environ}
     script = work / "reader_pass.py"
     script.write_text(READER_PASS)
     (work / "urls.txt").write_text("\n".join(urls))
     db = str(work / "reader.sqlite")
     subprocess.run([python, str(script), db, str(work / "urls.txt")], check=True)
-    first = timed([python, str(script), db], work, env)
-    repeat = timed([python, str(script), db], work, env)
+    first = timed([python, str(script), db], work, env, farm)
+    repeat = timed([python, str(script), db], work, env, farm)
     return first, repeat
 
 
@@ -240,9 +250,9 @@ def mcwatch_env() -> dict[str, str]:
     return env
 
 
-def run_mcwatch(urls: list[str], work: Path) -> tuple[Timed, Timed]:
+def run_mcwatch(farm: Farm, work: Path, mcwatch: str) -> tuple[Timed, Timed]:
+    urls = farm.urls
     env = mcwatch_env()
-    mcwatch = shutil.which("mcwatch") or str(Path(sys.executable).parent / "mcwatch")
     seeded = json.loads(
         subprocess.run(
             [mcwatch, "feeds", "list", "--json"], cwd=work, env=env, check=True,
@@ -263,8 +273,8 @@ def run_mcwatch(urls: list[str], work: Path) -> tuple[Timed, Timed]:
         [mcwatch, "feeds", "import", "farm.opml"], cwd=work, env=env, check=True,
         stdout=subprocess.DEVNULL,
     )
-    first = timed([mcwatch, "poll", "--all"], work, env)
-    repeat = timed([mcwatch, "poll", "--all"], work, env)
+    first = timed([mcwatch, "poll", "--all"], work, env, farm)
+    repeat = timed([mcwatch, "poll", "--all"], work, env, farm)
     return first, repeat
 
 
@@ -278,7 +288,13 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reader-python")
+    parser.add_argument(
+        "--mcwatch",
+        default=shutil.which("mcwatch") or str(Path(sys.executable).parent / "mcwatch"),
+        help="the mcwatch command to time (another installation, for a before/after)",
+    )
     args = parser.parse_args()
+    mcwatch = args.mcwatch
     files = build_farm(args.feeds, args.items)
     size = sum(map(len, files.values()))
     farm = Farm(files)
@@ -292,12 +308,14 @@ def main() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     work = Path(tmp)
                     if name == "reader":
-                        pair = run_reader(python, farm.urls, work)
+                        pair = run_reader(python, farm, work)
                     else:
-                        pair = run_mcwatch(farm.urls, work)
+                        pair = run_mcwatch(farm, work, mcwatch)
                 results[name].append(pair)
-                print(f"  run {number} {name:8}: first {pair[0].seconds:6.2f} s, repeat "
-                      f"{pair[1].seconds:5.2f} s, peak RSS {max(p.rss_mb for p in pair):6.1f} MB")
+                first, repeat = pair
+                print(f"  run {number} {name:8}: first {first.seconds:6.2f} s ({first.served}), "
+                      f"repeat {repeat.seconds:5.2f} s ({repeat.served}), "
+                      f"peak RSS {max(first.rss_mb, repeat.rss_mb):6.1f} MB")
     finally:
         farm.close()
     items = args.feeds * args.items

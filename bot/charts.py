@@ -68,3 +68,19 @@ def trend_png(
         return buffer.getvalue()
     finally:
         plt.close(figure)
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def trend_text(days: Sequence[date], counts: Mapping[str, Sequence[int]], *, title: str) -> str:
+    """The same trend for a terminal (console mode): stories a day as one line of blocks,
+    oldest first, with the busiest day's count. No PNG to render, no matplotlib."""
+    totals = [sum(values[i] for values in counts.values()) for i in range(len(days))]
+    peak = max(totals, default=0)
+    line = "".join(
+        "·" if n == 0 else _BLOCKS[min(len(_BLOCKS) - 1, (n * len(_BLOCKS) - 1) // peak)]
+        for n in totals
+    )
+    return f"{title}: {line} (max {peak})"
+

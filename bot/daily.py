@@ -8,6 +8,7 @@ one missed while mcwatch was down is sent late, once, covering the whole gap.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from bot.charts import trend_png
+from bot.charts import trend_png, trend_text
 from bot.deps import Deps
 from bot.digest import build_digest, digest_due, render_digest
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
@@ -72,10 +73,13 @@ def plan_digest(
     sections = build_digest(stories, order)
     messages = render_digest(sections, language=language, day=day, topic_names=names)
     chart = None
-    if stories:
-        chart = trend_png(
-            days, counts, title=_CAPTION.get(language, _CAPTION["en"]), topic_order=order
-        )
+    title = _CAPTION.get(language, _CAPTION["en"])
+    if stories and not getattr(deps.sender, "shows_images", True):
+        # A terminal shows no PNG (console mode): the trend as a line of text, without
+        # matplotlib's second and a half of import and drawing.
+        messages = [*messages, html.escape(trend_text(days, counts, title=title))]
+    elif stories:
+        chart = trend_png(days, counts, title=title, topic_order=order)
     return DigestPlan(chat_id, language, day, len(stories), messages, chart)
 
 

@@ -216,3 +216,27 @@ def test_rules_eval_refuses_a_bad_file(env: Path, content: str, message: str) ->
     result = CliRunner().invoke(app, ["rules", "eval", "bad.yaml"])
     assert result.exit_code == 1
     assert message in result.output
+
+
+DEMO_THEN_CHECK = """
+import sys
+from bot.__main__ import main
+try:
+    main(["demo"])
+except SystemExit as exit:
+    if exit.code:
+        raise
+sys.exit(3 if "matplotlib" in sys.modules else 0)
+"""
+
+
+def test_the_demo_prints_alerts_and_a_digest_with_its_trend_as_text(env: Path) -> None:
+    """A terminal shows no PNG: the console digest ends with the trend as a line of text,
+    and matplotlib is never loaded for it."""
+    result = subprocess.run(
+        [sys.executable, "-c", DEMO_THEN_CHECK],
+        cwd=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "[PNG" not in result.stdout
+    assert "last 14 days: " in result.stdout or "14 derniers jours : " in result.stdout

@@ -603,3 +603,14 @@ def test_a_digest_that_failed_halfway_resumes_after_what_was_delivered(engine: E
     assert (len(sender.sent), len(sender.photos)) == (1, 1)
     [(day, _)] = completed(engine)
     assert day == "2026-02-23"
+
+
+def test_the_console_trend_is_a_line_of_text() -> None:
+    from datetime import date, timedelta
+
+    from bot.charts import trend_text
+
+    days = [date(2026, 3, 1) + timedelta(days=n) for n in range(4)]
+    line = trend_text(days, {"mining": [0, 1, 4, 2], "energy": [0, 0, 4, 0]}, title="T")
+    assert line == "T: ·▁█▂ (max 8)"
+    assert trend_text(days, {}, title="T") == "T: ···· (max 0)"

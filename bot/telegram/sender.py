@@ -113,6 +113,8 @@ class TelegramSender:
 class ConsoleSender:
     """Console mode: print each message, framed, to ``stream``."""
 
+    shows_images = False  # a digest's trend comes as a line of text (bot.daily)
+
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self.count = 0

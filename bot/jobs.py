@@ -21,11 +21,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from telegram.error import NetworkError, TelegramError
-from telegram.ext import Application
+from typing import TYPE_CHECKING, Any
 
 from bot.daily import digest_tick
 from bot.deps import Deps
@@ -33,6 +29,9 @@ from bot.outbox import DeliverReport, deliver_pending
 from bot.pipeline import PollOutcome, poll
 from store import topics
 from store.db import transaction
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +105,8 @@ async def run_forever(
     stop: asyncio.Event,
 ) -> None:
     """The daemon: scheduler ticks plus Telegram long polling, until ``stop`` is set."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler  # `run` only, not --once
+
     scheduler = AsyncIOScheduler(timezone="UTC")
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 15}
     scheduler.add_job(
@@ -152,6 +153,8 @@ async def _updates_loop(
     deps: Deps,  # type: ignore[type-arg]
     stop: asyncio.Event,
 ) -> None:
+    from telegram.error import NetworkError, TelegramError
+
     backoff = 1.0
     while not stop.is_set():
         try:

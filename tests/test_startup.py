@@ -87,6 +87,23 @@ def test_importing_the_cli_loads_none_of_the_heavy_libraries(tmp_path: Path) -> 
     assert json.loads(done.stdout) == []
 
 
+def test_console_mode_loads_no_telegram_nor_the_scheduler(tmp_path: Path) -> None:
+    """`run --once` and `demo` print through the ConsoleSender and tick once: neither
+    python-telegram-bot nor APScheduler is imported for them."""
+    code = (
+        "import json, sys, bot.cli.run, bot.jobs, bot.deps, bot.daily\n"
+        "from bot.telegram.sender import ConsoleSender\n"
+        "ConsoleSender()\n"
+        "print(json.dumps([n for n in ('telegram', 'apscheduler', 'matplotlib')"
+        " if n in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=environment(),
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert json.loads(done.stdout) == []
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["topics", "--help"], ["run", "--help"]])
 def test_help_loads_none_of_the_heavy_libraries(argv: list[str], tmp_path: Path) -> None:
     status, loaded, printed = probe(argv, LIBRARIES, tmp_path)

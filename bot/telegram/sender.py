@@ -10,15 +10,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, Protocol, TextIO
-
-from telegram import Bot, InputFile, LinkPreviewOptions
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
 from bot.render import html_to_console
 from bot.types import SendReceipt
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+# python-telegram-bot is imported where Telegram is talked to, never for the console:
+# console mode (`run --once`, `demo`, the CLI) does not pay for it.
 
 # Backoff for 5xx and timeouts when Telegram gives no Retry-After.
 TRANSIENT_RETRY_SECONDS = 5.0
@@ -51,6 +53,8 @@ _CHAT_GONE = (
 @contextmanager
 def telegram_errors() -> Iterator[None]:
     """Translate python-telegram-bot's exceptions into mcwatch's delivery errors."""
+    from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
     try:
         yield
     except RetryAfter as exc:
@@ -75,6 +79,9 @@ class TelegramSender:
     async def send(
         self, chat_id: int, text: str, *, html_mode: bool = True, reply_markup: Any = None
     ) -> SendReceipt:
+        from telegram import LinkPreviewOptions
+        from telegram.constants import ParseMode
+
         with telegram_errors():
             message = await self.bot.send_message(
                 chat_id=chat_id,
@@ -86,6 +93,9 @@ class TelegramSender:
         return SendReceipt(message_id=message.message_id)
 
     async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        from telegram import LinkPreviewOptions
+        from telegram.constants import ParseMode
+
         try:
             with telegram_errors():
                 await self.bot.edit_message_text(
@@ -100,6 +110,9 @@ class TelegramSender:
                 raise
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:
+        from telegram import InputFile
+        from telegram.constants import ParseMode
+
         with telegram_errors():
             message = await self.bot.send_photo(
                 chat_id=chat_id,

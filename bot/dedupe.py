@@ -17,6 +17,11 @@ compared, so words every item of the watch shares (Mali, Chine, coopération) co
 little and the distinctive ones (Kéniéba, créance, spodumène) decide. The thresholds
 are one named table below, each with its reason; ``tests/test_dedupe.py`` backtests
 them on the labelled corpus (pairwise precision and recall).
+
+Overlap is never enough on its own: a summit week brings dozens of reports with the same
+actors and sectors. ``conflict`` keeps apart reports that name different kinds of event,
+objects, figures of one unit or days, and an analysis beside the news — against the
+story as a whole, not only the member it resembles (``StoryPool.whole``).
 """
 
 from __future__ import annotations

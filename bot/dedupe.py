@@ -678,6 +678,17 @@ class _Weights(dict[str, float]):
         return self[concept]
 
 
+def _weight(c: str, fp: Fingerprint, weights: dict[str, float], th: Thresholds) -> float:
+    """A concept's weight in ``fp``: its kind (anchor, table concept, word) times rarity."""
+    if c in fp.anchors:
+        kind = th.anchor_weight
+    elif c in _CONCEPTS or c.startswith("#"):
+        kind = th.concept_weight
+    else:
+        kind = th.word_weight
+    return weights.get(c, 1.0) * kind
+
+
 def similarity(
     a: Fingerprint, b: Fingerprint, weights: dict[str, float], th: Thresholds = THRESHOLDS
 ) -> float:
@@ -685,13 +696,7 @@ def similarity(
     over the two directions (a brief and a long feature on one event still meet)."""
 
     def weight(c: str, fp: Fingerprint) -> float:
-        if c in fp.anchors:
-            kind = th.anchor_weight
-        elif c in _CONCEPTS or c.startswith("#"):
-            kind = th.concept_weight
-        else:
-            kind = th.word_weight
-        return weights.get(c, 1.0) * kind
+        return _weight(c, fp, weights, th)
 
     def coverage(x: Fingerprint, y: Fingerprint) -> float:
         # Ties broken by the concept itself: set order changes with the hash seed, and
@@ -784,16 +789,6 @@ class StoryPool:
                 continue  # like a later member, unlike the first report: a chain
             best = (score, other.story_id)
         return None if best is None else best[1]
-
-
-def _weight(c: str, fp: Fingerprint, weights: dict[str, float], th: Thresholds) -> float:
-    if c in fp.anchors:
-        kind = th.anchor_weight
-    elif c in _CONCEPTS or c.startswith("#"):
-        kind = th.concept_weight
-    else:
-        kind = th.word_weight
-    return weights.get(c, 1.0) * kind
 
 
 def _mass(a: Fingerprint, b: Fingerprint, weights: dict[str, float], th: Thresholds) -> float:

@@ -38,16 +38,7 @@ def known_identities(session: Session, feed_id: int, identities: Iterable[str]) 
 
 def recent_published(session: Session, feed_id: int, limit: int = 20) -> list[datetime]:
     """Publication times of a feed's newest items (for its adaptive poll interval)."""
-    return [
-        when
-        for when in session.exec(
-            select(Item.published)
-            .where(Item.feed_id == feed_id)
-            .order_by(col(Item.published).desc())
-            .limit(limit)
-        )
-        if when is not None
-    ]
+    return recent_published_by_feed(session, [feed_id], limit)[feed_id]
 
 
 def recent_published_by_feed(

@@ -71,14 +71,22 @@ def test_a_feed_is_not_due_again_before_its_time(engine: Engine, feed_server) ->
     assert again.status == "not-modified"  # validators went back, 304 came back
 
 
-def test_feeds_that_answer_304_are_written_together(engine: Engine, feed_server) -> None:  # type: ignore[no-untyped-def]
-    clock = FixedClock()
+def polled_feeds_with_validators(  # type: ignore[no-untyped-def]
+    engine: Engine, feed_server, clock: FixedClock, count: int
+) -> list[int]:
+    """``count`` feeds with an ETag, polled once: the next poll of each answers 304."""
     seeded(engine, clock)
     ids = []
-    for n in range(6):
+    for n in range(count):
         feed_server.serve(f"/f{n}.rss", rss(NEGATIVE).encode(), etag=f'"e{n}"')
         ids.append(add_feed(engine, feed_server.url(f"/f{n}.rss"), clock))
     run_poll(engine, clock)
+    return ids
+
+
+def test_feeds_that_answer_304_are_written_together(engine: Engine, feed_server) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock()
+    ids = polled_feeds_with_validators(engine, feed_server, clock, 6)
     with transaction(engine) as session:
         scheduled = {i: feeds.get_feed(session, i).next_poll_at for i in ids}
         feeds.get_feed(session, ids[0]).failures = 3  # a past failure the 304 clears
@@ -268,12 +276,7 @@ def test_a_bug_in_the_batch_of_304s_falls_back_to_one_feed_at_a_time(
     import bot.pipeline
 
     clock = FixedClock()
-    seeded(engine, clock)
-    ids = []
-    for n in range(3):
-        feed_server.serve(f"/f{n}.rss", rss(NEGATIVE).encode(), etag=f'"e{n}"')
-        ids.append(add_feed(engine, feed_server.url(f"/f{n}.rss"), clock))
-    run_poll(engine, clock)
+    ids = polled_feeds_with_validators(engine, feed_server, clock, 3)
     clock.advance(hours=5)
 
     def broken(*args):  # type: ignore[no-untyped-def]

@@ -11,10 +11,7 @@ waits on a timer.
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -25,7 +22,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.support.feed_server import FeedServer
-from tests.support.labelled_feeds import REALWORLD_DEV
+from tests.support.labelled_feeds import REALWORLD_DEV, working_directory
 
 DATA = Path(__file__).parent / "data"
 FEEDS = 8  # the written corpora are dealt out over this many feeds (the pool's minimum)
@@ -64,16 +61,6 @@ def _rfc822(iso: str) -> str:
     return format_datetime(datetime.fromisoformat(iso.replace("Z", "+00:00")))
 
 
-@contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 def poll_all(files: dict[str, bytes], workdir: Path, workers: int) -> dict[str, Any]:
     """Serve ``files``, add them, ``poll --all`` once; what was stored, by feed and title."""
     server = FeedServer()
@@ -85,7 +72,7 @@ def poll_all(files: dict[str, bytes], workdir: Path, workers: int) -> dict[str, 
         "MCWATCH_LOG_LEVEL": "ERROR",
     }
     try:
-        with _cwd(workdir):
+        with working_directory(workdir):
             for path, body in files.items():
                 server.serve(path, body)
             seeded = json.loads(runner.invoke(app, ["feeds", "list", "--json"], env=env).stdout)

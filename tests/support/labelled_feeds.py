@@ -77,7 +77,8 @@ def load_labels(folder: Path) -> list[Label]:
 
 
 @contextmanager
-def _cwd(path: Path) -> Iterator[None]:
+def working_directory(path: Path) -> Iterator[None]:
+    """Run the block with ``path`` as the working directory (the CLI's ``./data``)."""
     before = Path.cwd()
     os.chdir(path)
     try:
@@ -101,7 +102,7 @@ def run_corpus(
     feeds = sorted({label.feed for label in labels})
     runner = CliRunner()
     ids: dict[int, str] = {}
-    with _cwd(workdir):
+    with working_directory(workdir):
         for name in feeds:
             kind = "application/atom+xml" if name.endswith(".atom") else "application/rss+xml"
             server.serve(f"/{name}", (folder / name).read_bytes(), content_type=kind)

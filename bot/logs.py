@@ -10,9 +10,17 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 REDACTED = "<token>"
+_secrets: tuple[str, ...] = ()  # the secrets setup_logging was given, for other outputs
+
+
+def known_secrets() -> tuple[str, ...]:
+    """The secrets of this process's settings (the CLI's error line masks them too)."""
+    return _secrets
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -45,9 +53,41 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+_redraw: list[Callable[[], None]] = []  # the progress bar on stderr now, if one is drawn
+
+
+@contextmanager
+def progress_line(redraw: Callable[[], None]) -> Iterator[None]:
+    """While a progress bar is drawn on the terminal, a log line first clears the bar's
+    line, then the bar is drawn again below it: the two never share a line."""
+    _redraw.append(redraw)
+    try:
+        yield
+    finally:
+        _redraw.remove(redraw)
+
+
+class TerminalHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that keeps clear of a progress bar (see ``progress_line``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _redraw:
+            super().emit(record)
+            return
+        self.acquire()
+        try:
+            self.stream.write("\r\x1b[K")  # back to the line's start, erase the bar
+            super().emit(record)
+            _redraw[-1]()
+        finally:
+            self.release()
+
+
 def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     """Configure the root logger for the CLI and daemon (called by entry points only)."""
-    handler = logging.StreamHandler(sys.stderr)
+    global _secrets
+    _secrets = tuple(secret for secret in secrets if secret)
+    handler = TerminalHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
     )
@@ -61,7 +101,7 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     quieted = (
         "httpx",
         "httpcore",
-        "apscheduler.executors.default",
+        "apscheduler",  # "Added job", "Scheduler started": its own chatter, not news
         "telegram.ext.Updater",
         "alembic",
     )

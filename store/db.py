@@ -7,24 +7,49 @@ nothing special. Schema changes go through Alembic only (``store.migrate``).
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
+
+from bot.errors import StoreError
+
+# The extra that brings each non-SQLite driver (pyproject's optional dependencies).
+_DRIVERS = {"psycopg": "postgres"}
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Build the engine for ``url``; creates the SQLite file's folder if needed."""
+    """Build the engine for ``url``; creates the SQLite file's folder if needed.
+
+    Raises StoreError, in one line, when the driver is not installed or the SQLite
+    file's folder cannot be made.
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
+    driver = parsed.get_driver_name()
+    if driver in _DRIVERS and importlib.util.find_spec(driver) is None:
+        raise StoreError(
+            f"the {parsed.get_backend_name()} driver ({driver}) is not installed: "
+            f"pip install 'mcwatch[{_DRIVERS[driver]}]'"
+        )
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the database folder {folder}: {exc.strerror or exc}; "
+                    "check MCWATCH_DATABASE_URL"
+                ) from None
         kwargs["connect_args"] = {"timeout": 15}
     else:
         kwargs["pool_pre_ping"] = True
@@ -55,3 +80,74 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def where(url: str | URL) -> str:
+    """The database named for a person: the SQLite file, or host:port/name (no password)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite":
+        return str(parsed.database or ":memory:")
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+# (a pattern in the driver's message, what it means to the admin) — first match wins.
+_DIAGNOSES: tuple[tuple[str, str], ...] = (
+    (
+        "file is not a database",
+        "{where} is not an SQLite database (corrupt, or another "
+        "kind of file): move it away or point MCWATCH_DATABASE_URL at another file",
+    ),
+    (
+        "database disk image is malformed",
+        "{where} is damaged: restore it from a backup or move it away",
+    ),
+    (
+        "unable to open database file",
+        "cannot open {where}: the folder is missing or not "
+        "writable; check MCWATCH_DATABASE_URL and the folder's permissions",
+    ),
+    ("readonly database", "{where} is read-only: mcwatch needs to write to it"),
+    ("disk i/o error", "cannot read or write {where} (disk I/O error)"),
+    ("database or disk is full", "{where}: the disk is full"),
+    ("no such table", "the database schema is out of date: run mcwatch db upgrade"),
+    ("relation .* does not exist", "the database schema is out of date: run mcwatch db upgrade"),
+    (
+        "database .* does not exist",
+        "database {name!r} does not exist on {host}: create it "
+        "(createdb {name}) or fix MCWATCH_DATABASE_URL",
+    ),
+    (
+        "password authentication failed",
+        "the database at {host} refused the user or password in MCWATCH_DATABASE_URL",
+    ),
+    ("no password supplied", "the database at {host} wants a password in MCWATCH_DATABASE_URL"),
+    (
+        "connection refused",
+        "cannot reach the database at {host} (is PostgreSQL running "
+        "and listening there?); check MCWATCH_DATABASE_URL",
+    ),
+    (
+        "could not translate host name|failed to resolve host",
+        "cannot resolve the database host in MCWATCH_DATABASE_URL ({host})",
+    ),
+    ("timeout expired", "the database at {host} did not answer in time"),
+    ("database is locked", "{where} is locked by another process that keeps writing; try again"),
+)
+
+
+def describe_database_error(exc: SQLAlchemyError, url: str | URL) -> str:
+    """One line for a database failure, naming the database and what to do.
+
+    Never the password: the URL is shown as ``where`` gives it."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split()).lower()
+    fields = {
+        "where": where(parsed),
+        "host": f"{parsed.host or 'localhost'}:{parsed.port or 5432}",
+        "name": parsed.database or "",
+    }
+    for fragment, message in _DIAGNOSES:
+        if re.search(fragment, text):
+            return message.format(**fields)
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return f"the database {fields['where']} failed: {first}"

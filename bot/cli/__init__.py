@@ -9,7 +9,7 @@ from typer.core import TyperGroup
 
 from bot import __version__
 from bot.cli import db, demo, digest, feeds, items, rules, run, subscribers, topics
-from bot.errors import McwatchError, SettingsError
+from bot.cli.failures import report
 
 # Typer ≥ 0.25 vendors click privately; its UsageError is reached through a public class.
 UsageError: type[Exception] = next(
@@ -17,19 +17,27 @@ UsageError: type[Exception] = next(
 )
 
 
+ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+# What click itself raises to end a command: exits, aborts, usage errors. They pass.
+_CLICK_ENDINGS: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, ClickException)
+
+
 class McwatchGroup(TyperGroup):
-    """Turns mcwatch's errors into one line on stderr and SPEC's exit codes, at the edge:
-    2 for a bad setting (a usage problem), 1 for any other failure."""
+    """Turns every failure into one line on stderr and SPEC's exit codes, at the edge:
+    2 for a bad setting or value (a usage problem), 1 for any other failure
+    (``bot.cli.failures`` says which, in words, without secrets)."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except SettingsError as exc:
-            typer.echo(f"mcwatch: {exc}", err=True)
-            ctx.exit(2)
-        except McwatchError as exc:
-            typer.echo(f"mcwatch: error: {exc}", err=True)
-            ctx.exit(1)
+        except _CLICK_ENDINGS:
+            raise
+        except Exception as exc:  # the edge: nothing passes as a traceback
+            failure = report(exc)
+            typer.echo(failure.line, err=True)
+            ctx.exit(failure.code)
 
 
 app = typer.Typer(

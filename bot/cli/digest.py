@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import fail
+from bot.cli.output import MAX_ID, fail
 from bot.cli.run import connected
 from bot.cli.runtime import Runtime
 
@@ -18,7 +18,12 @@ def digest(
     send: Annotated[bool, typer.Option("--send", help="Send instead of printing.")] = False,
     chat: Annotated[
         int | None,
-        typer.Option("--chat", help="Only this subscriber's chat id, now, whether due or not."),
+        typer.Option(
+            "--chat",
+            min=-MAX_ID,
+            max=MAX_ID,
+            help="Only this subscriber's chat id, now, whether due or not.",
+        ),
     ] = None,
 ) -> None:
     """Print the digests that are due (default), send them (--send), or one

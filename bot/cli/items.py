@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import emit_json, table
+from bot.cli.output import MAX_ID, emit_json, table
 from bot.cli.runtime import Runtime, parse_since
 
 if TYPE_CHECKING:
@@ -48,7 +48,9 @@ def list_command(
 
 @app.command("show")
 def show(
-    item_id: Annotated[int, typer.Argument(help="The item's id (see items list).", min=1)],
+    item_id: Annotated[
+        int, typer.Argument(help="The item's id (see items list).", min=1, max=MAX_ID)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """One item: its topics with the terms and sentence that matched, and its story —
@@ -65,14 +67,10 @@ def show(
             typer.echo(f"mcwatch: no item {item_id}", err=True)
             raise typer.Exit(1)
         evidence = store_items.item_evidence(session, item_id)
-        members = (
-            store_items.story_members(session, item.story_id) if item.story_id else []
-        )
+        members = store_items.story_members(session, item.story_id) if item.story_id else []
     probe = _fingerprint(item)
     others = [m for m in members if m.id != item.id]
-    story = [
-        {**item_json(m), "why": why_same_story(probe, _fingerprint(m))} for m in others
-    ]
+    story = [{**item_json(m), "why": why_same_story(probe, _fingerprint(m))} for m in others]
     if as_json:
         emit_json(
             {

@@ -11,6 +11,10 @@ from typing import Any
 
 import typer
 
+# Ids are 64-bit integers in the database (and Telegram chat ids fit in them): a larger
+# number is refused as a usage error by the option itself, not by the driver.
+MAX_ID = 2**63 - 1
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):

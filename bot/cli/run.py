@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import emit_json, show_progress, table
+from bot.cli.output import MAX_ID, emit_json, show_progress, table
 from bot.cli.runtime import CONSOLE_CHAT_ID, Runtime
 
 if TYPE_CHECKING:
+    import asyncio
+
     from sqlalchemy import Engine
     from telegram.ext import Application
 
@@ -95,17 +98,49 @@ def run(
     asyncio.run(_run(runtime, once))
 
 
+def summary(runtime: Runtime, application: Application | None) -> str:  # type: ignore[type-arg]
+    """The one line `run` starts with: database, mode, topics, feeds, bot, next poll."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from store.db import transaction, where
+    from store.models import Feed, Topic
+
+    with transaction(runtime.engine) as session:
+        topics = session.exec(select(func.count()).where(Topic.enabled)).one()
+        feeds = session.exec(select(func.count()).where(Feed.enabled)).one()
+        next_at = session.exec(select(func.min(Feed.next_poll_at)).where(Feed.enabled)).one()
+    if application is None:
+        mode = "console mode (no MCWATCH_TELEGRAM_TOKEN: alerts are printed here)"
+    else:
+        mode = f"Telegram mode as @{application.bot.username}"
+    now = runtime.clock.now()
+    if not feeds:
+        upcoming = "no feed to poll (mcwatch feeds add URL)"
+    elif next_at is None or _aware(next_at) <= now:
+        upcoming = "next poll now"
+    else:
+        minutes = max(1, round((_aware(next_at) - now).total_seconds() / 60))
+        upcoming = f"next poll in {minutes} min"
+    backend = runtime.engine.url.get_backend_name()
+    return (
+        f"mcwatch: database {where(runtime.engine.url)} ({backend}), {mode}, "
+        f"{topics} topics, {feeds} feeds enabled, {upcoming}"
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; mcwatch stores UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 async def _run(runtime: Runtime, once: bool) -> None:
     import asyncio
 
     from bot.jobs import run_forever, run_once
 
-    if runtime.settings.console_mode:
-        typer.echo(
-            "mcwatch: no MCWATCH_TELEGRAM_TOKEN set: console mode, alerts are printed here.",
-            err=True,
-        )
     async with connected(runtime) as (deps, application):
+        typer.echo(summary(runtime, application), err=True)
         if once:
             report = await run_once(deps, application)
             typer.echo(
@@ -122,19 +157,43 @@ async def _run(runtime: Runtime, once: bool) -> None:
 
             await publish_commands(application)
         stop = asyncio.Event()
+        received: list[str] = []
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, _stopper(stop, received, sig.name))
         typer.echo("mcwatch: running; Ctrl-C to stop.", err=True)
-        await run_forever(deps, application, stop)
+        started = loop.time()
+        try:
+            await run_forever(deps, application, stop)
+        finally:
+            why = f" on {received[0]}" if received else ""
+            typer.echo(f"mcwatch: stopped{why} after {_duration(loop.time() - started)}", err=True)
+
+
+def _stopper(stop: asyncio.Event, received: list[str], name: str) -> Callable[[], None]:
+    def handle() -> None:
+        received.append(name)
+        stop.set()
+
+    return handle
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def poll(
     all_feeds: Annotated[
         bool, typer.Option("--all", help="Poll every enabled feed now, ignoring schedules.")
     ] = False,
-    feed: Annotated[int | None, typer.Option("--feed", help="Poll only this feed id.")] = None,
+    feed: Annotated[
+        int | None, typer.Option("--feed", min=1, max=MAX_ID, help="Poll only this feed id.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Fetch due feeds now, match, store and queue alerts."""
@@ -142,31 +201,47 @@ def poll(
 
     runtime = Runtime.load()
     outcomes = asyncio.run(_poll(runtime, all_feeds, feed))
+    names = feed_names(runtime.engine)
     if as_json:
-        emit_json([asdict(o) for o in outcomes])
+        emit_json([{**asdict(o), "name": names.get(o.feed_id, "")} for o in outcomes])
         return
     table(
-        ["feed", "status", "entries", "new", "matched", "queued", "error"],
-        [
-            [o.feed_id, o.status, o.entries, o.new_items, o.matched, o.queued, o.error]
-            for o in outcomes
-        ],
+        ["id", "feed", "status", "entries", "new", "matched", "queued", "error"],
+        [_row(o, names.get(o.feed_id) or o.url) for o in outcomes],
     )
     if not outcomes:
         typer.echo("no feed is due (use --all to poll every feed now)", err=True)
 
 
+def _row(o: PollOutcome, name: str) -> list[object]:
+    return [o.feed_id, name, o.status, o.entries, o.new_items, o.matched, o.queued, o.error]
+
+
+def feed_names(engine: Engine) -> dict[int, str]:
+    from sqlmodel import select
+
+    from store.db import transaction
+    from store.models import Feed
+
+    with transaction(engine) as session:
+        return {id_: name for id_, name in session.exec(select(Feed.id, Feed.name)) if id_}
+
+
 async def _poll(runtime: Runtime, all_feeds: bool, feed_id: int | None) -> list[PollOutcome]:
     from bot.deps import open_deps
+    from bot.logs import progress_line
     from bot.pipeline import poll_iter, select_feeds
     from bot.telegram.sender import ConsoleSender
 
     engine = runtime.engine
+    if runtime.settings.console_mode:  # the terminal is the subscriber: `deliver` prints
+        ensure_console_subscriber(engine, runtime, active=True)
     async with open_deps(runtime.settings, engine, ConsoleSender(), clock=runtime.clock) as deps:
         due = select_feeds(deps, include_not_due=all_feeds or feed_id is not None, feed_id=feed_id)
         outcomes: list[PollOutcome] = []
         if show_progress() and due:
-            with typer.progressbar(length=len(due), label="polling", file=sys.stderr) as bar:
+            bar = typer.progressbar(length=len(due), label="polling", file=sys.stderr)
+            with bar, progress_line(bar.render_progress):
                 async for outcome in poll_iter(deps, due):
                     outcomes.append(outcome)
                     bar.update(1)

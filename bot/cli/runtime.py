@@ -41,10 +41,16 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         """The database, migrated to the newest schema and seeded on first start."""
-        from store.db import make_engine
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.errors import StoreError
+        from store.db import describe_database_error, make_engine
 
         engine = make_engine(self.settings.database_url)
-        prepare(engine, self.clock)
+        try:
+            prepare(engine, self.clock)
+        except SQLAlchemyError as exc:  # the first connection: most database troubles
+            raise StoreError(describe_database_error(exc, engine.url)) from exc
         return engine
 
 
@@ -71,4 +77,9 @@ def parse_since(value: str, now: datetime) -> datetime:
     match = _DURATION.match(value)
     if not match:
         raise ValueError(f"expected a duration such as 30m, 12h, 7d or 2w, got {value!r}")
-    return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise ValueError(
+            f"{value.strip()} reaches back before year 1; try a shorter duration"
+        ) from None

@@ -1,7 +1,12 @@
 """Read ``seeds/topics.yaml`` and ``seeds/feeds.yaml``, validate, load into the store.
 
 Validation happens before anything is written: a rule that does not parse is refused
-with its topic and column, and the database is left as it was.
+with its topic and column, and the database is left as it was. Loading adds what is
+missing and leaves alone what the admin edited or removed (``store.seed``).
+
+``read_yaml_document`` is the one reader of YAML files, the seed's and the user's: a
+file that is missing, a directory, unreadable, not UTF-8 or not YAML is one SeedError
+line naming it.
 """
 
 from __future__ import annotations
@@ -13,18 +18,29 @@ import yaml
 from sqlalchemy import Engine
 
 from bot.clock import Clock
+from bot.discover import feed_url_problem
 from bot.errors import McwatchError
 from bot.match import LexiconError, TopicsDocumentError, load_topics_document
 from bot.resources import data_path
 from store.db import transaction
 from store.feeds import NewFeed
-from store.seed import SeedReport, TopicSeed, apply_seed, is_seeded
+from store.seed import (
+    SeedData,
+    SeedPlan,
+    SeedReport,
+    TopicSeed,
+    apply_plan,
+    is_seeded,
+    plan_seed,
+    read_stored,
+)
 
 LANGUAGES = ("fr", "en")
 
 
 class SeedError(McwatchError):
-    """A seed file is missing or malformed; the message names file and entry."""
+    """A seed or topics file is missing, unreadable or malformed, or the database changed
+    under a reset; the message (one line) names the file and entry."""
 
 
 # libyaml's safe loader when PyYAML was built with it (about 10x faster on the seed files,
@@ -32,13 +48,43 @@ class SeedError(McwatchError):
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_document(path: Path) -> Any:
+    """The YAML document of a file a user names, or SeedError in one line naming the file
+    and what to do: missing, a directory, not readable, not UTF-8 text, not YAML.
+
+    Every reader of a user's YAML file goes through here (``topics import``, the seed
+    files; ``rules eval`` should): a Latin-1 file is a message, not a traceback. A UTF-8
+    byte-order mark (Windows editors write one) is accepted."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SeedError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SeedError(f"{path}: is a directory, not a file") from None
+    except PermissionError:
+        raise SeedError(f"{path}: not readable (permission denied)") from None
+    except UnicodeDecodeError:
+        raise SeedError(f"{path}: not UTF-8 text (save it as UTF-8)") from None
+    except OSError as exc:
+        raise SeedError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader, see _LOADER)
     except yaml.YAMLError as exc:
-        raise SeedError(f"{path}: not valid YAML: {exc}") from None
+        raise SeedError(f"{path}: not valid YAML{_where(exc)}") from None
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    """' at line L, column C: problem' for a parser error, in one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:  # e.g. a control character (ReaderError)
+        return f": {' '.join(str(exc).splitlines()[0].split())}" if str(exc) else ""
+    return f" at line {mark.line + 1}, column {mark.column + 1}: {' '.join(problem.split())}"
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """``read_yaml_document`` for a document whose top level is a mapping."""
+    data = read_yaml_document(path)
     if not isinstance(data, dict):
         raise SeedError(f"{path}: expected a mapping at the top level")
     return data
@@ -63,17 +109,18 @@ def parse_feeds_document(data: dict[str, Any], origin: str = "feeds") -> list[Ne
         raise SeedError(f"{origin}: 'feeds' must be a list")
     result: list[NewFeed] = []
     for index, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict) or not str(entry.get("url", "")).startswith(
-            ("http://", "https://")
-        ):
+        if not isinstance(entry, dict) or not entry.get("url"):
             raise SeedError(f"{origin}: feed #{index} needs an http(s) url")
+        url = str(entry["url"]).strip()
+        if problem := feed_url_problem(url):
+            raise SeedError(f"{origin}: feed #{index}: {problem}: {url!r}")
         language = entry.get("language")
         if language is not None and language not in LANGUAGES:
             raise SeedError(f"{origin}: feed #{index}: language must be fr or en")
         interval = entry.get("interval")
         result.append(
             NewFeed(
-                url=str(entry["url"]).strip(),
+                url=url,
                 name=str(entry.get("name") or ""),
                 language=language,
                 interval=int(interval) if interval else None,
@@ -106,28 +153,48 @@ def load_seed_files(
     return topic_seeds, lexicon, feed_seeds
 
 
+def load_seed_data(seeds_dir: Path | None = None, *, with_feeds: bool = True) -> SeedData:
+    """The seed files, validated, as the store takes them (``with_feeds=False``: no
+    feeds at all, so none is added nor reported)."""
+    topic_seeds, lexicon, feed_seeds = load_seed_files(seeds_dir)
+    return SeedData(tuple(topic_seeds), lexicon, tuple(feed_seeds) if with_feeds else ())
+
+
+def preview(engine: Engine, data: SeedData, *, reset: bool = False) -> SeedPlan:
+    """What ``seed`` would do now, without writing anything (``db seed --reset`` shows
+    it before applying)."""
+    with transaction(engine) as session:
+        return plan_seed(read_stored(session, data), data, reset=reset)
+
+
 def seed(
     engine: Engine,
     clock: Clock,
     *,
     first_start: bool = False,
+    reset: bool = False,
     with_feeds: bool = True,
     seeds_dir: Path | None = None,
+    data: SeedData | None = None,
+    expected: SeedPlan | None = None,
 ) -> SeedReport | None:
-    """Load the seeds. ``first_start``: only into an empty database, never overwriting."""
+    """Load the seeds, leaving alone what the admin edited or removed (``store.seed``
+    says how that is known); ``reset``: the seed's version wins everywhere.
+
+    ``first_start``: only into a database never seeded (None otherwise). ``expected``:
+    the plan the admin was shown; if the database changed since, nothing is written
+    (SeedError). Topics the admin added are never touched, in either mode."""
     if first_start:  # every command starts here: don't parse the YAML to do nothing
         with transaction(engine) as session:
             if is_seeded(session):
                 return None
-    topic_seeds, lexicon, feed_seeds = load_seed_files(seeds_dir)
+    if data is None:
+        data = load_seed_data(seeds_dir, with_feeds=with_feeds)
     with transaction(engine) as session:
         if first_start and is_seeded(session):  # another process seeded meanwhile
             return None
-        return apply_seed(
-            session,
-            topic_seeds=topic_seeds,
-            lexicon=lexicon,
-            feed_seeds=feed_seeds if with_feeds else [],
-            now=clock.now(),
-            update_topics=not first_start,
-        )
+        plan = plan_seed(read_stored(session, data), data, reset=reset)
+        if expected is not None and plan != expected:
+            raise SeedError("the database changed while the difference was shown; run it again")
+        apply_plan(session, plan, data, clock.now())
+        return SeedReport(plan)

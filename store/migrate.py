@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 # The newest revision of migrations/versions/. Adding a migration: set this to its id.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
 
 
@@ -70,11 +70,15 @@ def is_current(connection: Connection) -> bool:
 
 
 def is_ready(engine: Engine) -> bool:
-    """The schema is current and the database seeded (it has a topic, as
-    ``store.seed.is_seeded`` asks): one connection, no Alembic, no seed files."""
+    """The schema is current and the database seeded (the seed recorded something or
+    a topic exists, as ``store.seed.is_seeded`` asks): one connection, no Alembic, no
+    seed files. An admin who removed every topic is not seeded again behind their back."""
     from sqlalchemy import text
 
     with engine.connect() as connection:
         if not is_current(connection):
             return False
-        return connection.execute(text("SELECT 1 FROM topics LIMIT 1")).first() is not None
+        seeded = text(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM seed_records) OR EXISTS (SELECT 1 FROM topics)"
+        )
+        return connection.execute(seeded).first() is not None

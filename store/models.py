@@ -5,6 +5,9 @@ Identity rules the guarantees rest on:
 - ``items``: unique (feed_id, identity) — an item seen again is ignored.
 - ``deliveries``: unique (subscriber_id, story_id, kind) — a story reaches a subscriber
   at most once per kind, even across restarts and crashes.
+- ``seed_records``: primary key (kind, key) — what the seed last wrote of one topic,
+  feed or lexicon, so that ``db seed`` can tell the admin's edits and removals from its
+  own (``store.seed``).
 """
 
 from __future__ import annotations
@@ -74,6 +77,20 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SeedRecord(SQLModel, table=True):
+    """The digest of what the seed last wrote of one thing: a topic (key: its slug), a
+    feed (its URL) or the lexicon (key ``lexicon``). A record without its row means the
+    admin removed it; a row whose digest differs from the record, that they edited it.
+    Rows of ``topics`` and ``feeds`` are never filtered by it (see ``store.seed``)."""
+
+    __tablename__ = "seed_records"
+
+    kind: str = Field(primary_key=True)  # topic | feed | lexicon
+    key: str = Field(sa_column=Column(Text, primary_key=True))
+    digest: str  # sha256 hex of the content as the seed wrote it
+    recorded_at: datetime | None = _dt(nullable=False)
 
 
 class Story(SQLModel, table=True):

@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.support.feed_server import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,14 +101,16 @@ def test_bad_setting_is_one_line_and_exit_2(env: Path, monkeypatch: pytest.Monke
     assert "Traceback" not in result.stderr
 
 
-def test_feeds_add_list_disable_remove(env: Path) -> None:
+def test_feeds_add_list_disable_remove(env: Path, feed_server: FeedServer) -> None:
     runner = CliRunner()
+    feed_server.serve("/rss", (ROOT / "seeds" / "samples" / "brief-fr.rss").read_bytes())
+    url = feed_server.url("/rss")
     added = runner.invoke(
         app,
         [
             "feeds",
             "add",
-            "https://news.example.org/rss",
+            url,
             "--name",
             "Example",
             "--lang",
@@ -118,11 +121,11 @@ def test_feeds_add_list_disable_remove(env: Path) -> None:
     )
     assert added.exit_code == 0, added.output
     listed = json.loads(runner.invoke(app, ["feeds", "list", "--json"]).stdout)
-    ours = [f for f in listed if f["url"] == "https://news.example.org/rss"]
+    ours = [f for f in listed if f["url"] == url]
     assert len(ours) == 1
     assert set(ours[0]) >= {"id", "url", "name", "enabled", "last_ok", "last_error", "failures"}
     feed_id = ours[0]["id"]
-    duplicate = runner.invoke(app, ["feeds", "add", "https://news.example.org/rss"])
+    duplicate = runner.invoke(app, ["feeds", "add", url])
     assert duplicate.exit_code == 1
     assert "mcwatch: error: feed already watched" in duplicate.output
     assert runner.invoke(app, ["feeds", "disable", str(feed_id)]).exit_code == 0
@@ -208,7 +211,7 @@ def test_rules_eval_scores_the_stored_topics(env: Path) -> None:
         pytest.param("- id: a\n  title: t\n  topics: [sports]\n", "unknown topic sports",
                      id="an unknown slug is refused, not counted as a miss"),
         pytest.param("- title: t\n", "item 1: missing 'id'", id="an entry without id"),
-        pytest.param("a: [\n", "is not valid YAML at line 2", id="broken YAML"),
+        pytest.param("a: [\n", "not valid YAML at line 2", id="broken YAML"),
     ],
 )
 def test_rules_eval_refuses_a_bad_file(env: Path, content: str, message: str) -> None:

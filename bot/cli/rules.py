@@ -118,17 +118,10 @@ def backtest(
         table(["published", "title"], [[i.published, i.title] for i in hits[:10]])
 
 
-def _read_yaml(path: Path, what: str) -> object:
-    import yaml
+def _read_yaml(path: Path) -> object:
+    from bot.seeds import read_yaml_document
 
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise fail(f"cannot read {what} {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise fail(f"{path} is not valid YAML{at}") from None
+    return read_yaml_document(path)  # one line naming the file, whatever is wrong
 
 
 @app.command("eval")
@@ -156,14 +149,14 @@ def eval_command(
     matcher: Matcher
     if topics_file is not None:
         try:
-            lexicon, specs = load_topics_document(_read_yaml(topics_file, "topics file"))  # type: ignore[arg-type]
+            lexicon, specs = load_topics_document(_read_yaml(topics_file))  # type: ignore[arg-type]
             matcher = compile_rules([spec.rule for spec in specs], lexicon)
         except (ValueError, RuleSyntaxError) as exc:
             raise fail(f"{topics_file}: {exc}") from None
     else:
         matcher = stored_matcher(Runtime.load().engine)
     try:
-        labelled = load_labelled(_read_yaml(file, "labelled file"), matcher.slugs)
+        labelled = load_labelled(_read_yaml(file), matcher.slugs)
     except LabelledFileError as exc:
         raise fail(f"{file}: {exc}") from None
     report = evaluate(matcher, labelled)

@@ -183,33 +183,23 @@ def disable(slug: SlugArgument) -> None:
 def import_command(
     file: Annotated[
         Path,
+        # The file is checked by the reader (bot.seeds.read_yaml_document): missing, a
+        # directory, unreadable, not UTF-8 or not YAML is one line and exit 1.
         typer.Argument(
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            help="A topics YAML file (as seeds/topics.yaml).",
+            metavar="FILE", readable=False, help="A topics YAML file (as seeds/topics.yaml)."
         ),
     ],
 ) -> None:
     """Load topics and alias sets from a YAML file; all of it is checked before any of
-    it is saved."""
-    from bot.seeds import SeedError, parse_topics_document, read_yaml
+    it is saved. Topics of the file replace those of the same slug; others stay."""
+    from bot.seeds import parse_topics_document, read_yaml
     from store.db import transaction
-    from store.seed import apply_seed
+    from store.seed import import_topics
 
-    try:
-        topic_seeds, lexicon = parse_topics_document(read_yaml(file), str(file))
-    except SeedError as exc:
-        raise typer.BadParameter(str(exc), param_hint="FILE") from None
+    topic_seeds, lexicon = parse_topics_document(read_yaml(file), str(file))
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
-        report = apply_seed(
-            session,
-            topic_seeds=topic_seeds,
-            lexicon=lexicon,
-            feed_seeds=[],
-            now=runtime.clock.now(),
-        )
+        report = import_topics(session, topic_seeds, lexicon)
     typer.echo(f"topics added: {report.topics_added}, updated: {report.topics_updated}")
 
 

@@ -2,6 +2,13 @@
 
 OPML outlines nest (folders); every outline with an ``xmlUrl`` is a feed, wherever it
 sits. The DOCTYPE is removed before parsing, as for feeds (no entity expansion).
+
+A disabled feed is exported with ``mcwatch:enabled="false"``: OPML 2.0 allows attributes
+"not described" by it "only if those elements are defined in a namespace", which is
+what other readers do for their own settings (Feeder's ``feeder:``, FreshRSS's
+``frss:``). Readers that do not know the namespace ignore it. On import, an outline
+commented out with OPML's own ``isComment="true"`` (and, by that attribute's convention,
+every outline inside it) is a disabled feed too.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from bot.errors import ParseError
 from bot.parse import neutralise
 
 LANGUAGES = ("fr", "en")
+NAMESPACE = "https://github.com/mcwatch/mcwatch/opml"
+_ENABLED = f"{{{NAMESPACE}}}enabled"
+_FALSE = ("false", "0", "no")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +32,7 @@ class OpmlFeed:
     url: str
     name: str = ""
     language: str | None = None
+    enabled: bool = True
 
 
 def parse_opml(data: bytes) -> list[OpmlFeed]:
@@ -34,26 +45,42 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
         raise ParseError(f"not OPML: the document's root is <{root.tag}>")
     found: list[OpmlFeed] = []
     seen: set[str] = set()
-    for outline in root.iter("outline"):
-        url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-        if not url or url in seen:
-            continue
-        seen.add(url)
-        language = (outline.get("language") or "").strip().lower()[:2] or None
-        found.append(
-            OpmlFeed(
-                url=url,
-                name=(outline.get("title") or outline.get("text") or "").strip(),
-                language=language if language in LANGUAGES else None,
-            )
-        )
+    # Depth first, in document order, without recursion (a hostile file nests deeply);
+    # each element carries whether an outline around it is commented out.
+    stack: list[tuple[ET.Element, bool]] = [(child, False) for child in reversed(root)]
+    while stack:
+        element, commented = stack.pop()
+        if element.tag == "outline":
+            commented = commented or _attribute(element, "isComment") == "true"
+            feed = _feed(element, commented)
+            if feed is not None and feed.url not in seen:
+                seen.add(feed.url)
+                found.append(feed)
+        stack.extend((child, commented) for child in reversed(element))
     return found
+
+
+def _attribute(outline: ET.Element, name: str) -> str:
+    return (outline.get(name) or "").strip().lower()
+
+
+def _feed(outline: ET.Element, commented: bool) -> OpmlFeed | None:
+    url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+    if not url:
+        return None  # a folder, or an outline of some other kind
+    language = _attribute(outline, "language")[:2] or None
+    return OpmlFeed(
+        url=url,
+        name=(outline.get("title") or outline.get("text") or "").strip(),
+        language=language if language in LANGUAGES else None,
+        enabled=not commented and _attribute(outline, _ENABLED) not in _FALSE,
+    )
 
 
 def render_opml(feeds: Sequence[OpmlFeed], *, title: str = "mcwatch feeds") -> str:
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        '<opml version="2.0">',
+        f'<opml version="2.0" xmlns:mcwatch={quoteattr(NAMESPACE)}>',
         f"  <head><title>{_text(title)}</title></head>",
         "  <body>",
     ]
@@ -62,6 +89,8 @@ def render_opml(feeds: Sequence[OpmlFeed], *, title: str = "mcwatch feeds") -> s
         attributes += f"title={quoteattr(feed.name or feed.url)} xmlUrl={quoteattr(feed.url)}"
         if feed.language:
             attributes += f" language={quoteattr(feed.language)}"
+        if not feed.enabled:
+            attributes += ' mcwatch:enabled="false"'
         lines.append(f"    <outline {attributes}/>")
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)

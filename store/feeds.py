@@ -10,8 +10,10 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from bot.errors import StoreError
-from bot.types import FeedRef
+from bot.types import MAX_ROW_ID, FeedRef
 from store.models import Feed
+
+# Feed ids are an SQL INTEGER (store/migrations 0001): 32 bits on PostgreSQL, which
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,7 @@ class NewFeed:
     name: str = ""
     language: str | None = None
     interval: int | None = None
+    enabled: bool = True
 
 
 def list_feeds(session: Session) -> list[Feed]:
@@ -27,7 +30,7 @@ def list_feeds(session: Session) -> list[Feed]:
 
 
 def get_feed(session: Session, feed_id: int) -> Feed:
-    feed = session.get(Feed, feed_id)
+    feed = session.get(Feed, feed_id) if 1 <= feed_id <= MAX_ROW_ID else None
     if feed is None:
         raise StoreError(f"no feed with id {feed_id}")
     return feed
@@ -45,6 +48,7 @@ def add_feed(session: Session, new: NewFeed, now: datetime) -> Feed:
         url=new.url,
         name=new.name or new.url,
         language=new.language,
+        enabled=new.enabled,
         interval=new.interval,
         created_at=now,
         next_poll_at=now,
@@ -93,6 +97,8 @@ def claim_due_feeds(
     second poller (the daemon and a CLI ``poll``) never polls the same feed at once.
     The poll's result overwrites ``next_poll_at``; a crashed poll retries after the lease.
     """
+    if feed_id is not None and not 1 <= feed_id <= MAX_ROW_ID:
+        raise StoreError(f"no feed with id {feed_id}")
     if feed_id is not None:
         query = select(Feed).where(Feed.id == feed_id)
     else:
@@ -122,6 +128,7 @@ def as_ref(feed: Feed) -> FeedRef:
         etag=feed.etag,
         last_modified=feed.last_modified,
         language=feed.language,
+        name=feed.name,
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot.__main__ import main
 from bot.cli import app
 from bot.opml import parse_opml
 from tests.support.feed_server import FeedServer
@@ -31,6 +32,16 @@ OPML = """<?xml version="1.0" encoding="utf-8"?>
   </outline>
   <outline type="rss" text="Bamako Matin again" xmlUrl="https://bamako-matin.example/rss"/>
   <outline type="rss" text="Not a web feed" xmlUrl="ftp://old.example/feed"/>
+</body></opml>
+"""
+
+BROKEN_URLS = """<?xml version="1.0" encoding="utf-8"?>
+<opml version="2.0"><head><title>Old export</title></head><body>
+  <outline type="rss" text="Sahel Wire" xmlUrl="https://sahel-wire.example/atom"/>
+  <outline type="rss" text="Half a URL" xmlUrl="http://"/>
+  <outline type="rss" text="Typo" xmlUrl="https://maliweb .net/feed/"/>
+  <outline type="rss" text="Bad port" xmlUrl="http://localhost:99999/x"/>
+  <outline type="rss" xmlUrl="feed.xml"/>
 </body></opml>
 """
 
@@ -75,11 +86,15 @@ def test_opml_import_adds_each_feed_once_and_export_gives_them_back(env: Path) -
     before = feed_urls()
     code, output = invoke("feeds", "import", "desk.opml")
     assert code == 0, output
-    assert "2 feeds added, 1 skipped, from 3" in output  # the duplicate outline counts once
-    assert feed_urls() == [*before, "https://bamako-matin.example/rss",
-                           "https://sahel-wire.example/atom"]
+    # the duplicate outline counts once
+    assert "2 feeds added, 1 skipped (1 invalid URL), from 3 in desk.opml" in output
+    assert feed_urls() == [
+        *before,
+        "https://bamako-matin.example/rss",
+        "https://sahel-wire.example/atom",
+    ]
     code, output = invoke("feeds", "import", "desk.opml")  # again: nothing new
-    assert "0 feeds added, 3 skipped" in output
+    assert "0 feeds added, 3 skipped (2 already watched, 1 invalid URL), from 3" in output
     assert len(feed_urls()) == len(before) + 2
 
     code, output = invoke("feeds", "export", "out.opml")
@@ -103,3 +118,51 @@ def test_a_bad_opml_file_is_refused_with_a_reason(env: Path, content: bytes) -> 
     assert code == 1, output
     assert output.startswith("mcwatch: error: ") and len(output.strip().splitlines()) == 1
     assert feed_urls() == before
+
+
+def test_opml_import_says_which_outlines_it_skipped_and_why(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (env / "old.opml").write_text(BROKEN_URLS, encoding="utf-8")
+    before = feed_urls()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["feeds", "import", "old.opml"])
+    assert exited.value.code == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "mcwatch: skipped 'Half a URL' ('http://'): the URL has no host",
+        "mcwatch: skipped 'Typo' ('https://maliweb .net/feed/'): "
+        "a URL cannot contain spaces or control characters",
+        "mcwatch: skipped 'Bad port' ('http://localhost:99999/x'): "
+        "the port must be a number from 1 to 65535",
+        "mcwatch: skipped 'feed.xml': not an http(s) URL",
+    ]
+    assert out == "1 feed added, 4 skipped (4 invalid URLs), from 5 in old.opml\n"
+    assert feed_urls() == [*before, "https://sahel-wire.example/atom"]
+
+
+def test_a_disabled_feed_stays_disabled_through_export_and_import(
+    env: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (env / "desk.opml").write_text(OPML, encoding="utf-8")
+    assert invoke("feeds", "import", "desk.opml")[0] == 0
+    rows = json.loads(invoke("feeds", "list", "--json")[1])
+    [wire] = [row["id"] for row in rows if row["url"] == "https://sahel-wire.example/atom"]
+    assert invoke("feeds", "disable", str(wire))[0] == 0
+    code, exported = invoke("feeds", "export")
+    assert code == 0
+    assert 'xmlUrl="https://sahel-wire.example/atom" mcwatch:enabled="false"' in exported
+    expected = {
+        row["url"]: row["enabled"] for row in json.loads(invoke("feeds", "list", "--json")[1])
+    }
+    assert expected["https://sahel-wire.example/atom"] is False
+
+    elsewhere = tmp_path_factory.mktemp("another-machine")  # a fresh database
+    (elsewhere / "watch.opml").write_text(exported, encoding="utf-8")
+    monkeypatch.chdir(elsewhere)
+    code, output = invoke("feeds", "import", "watch.opml")
+    assert code == 0, output
+    assert "(1 disabled)" in output
+    rows = json.loads(invoke("feeds", "list", "--json")[1])
+    assert {row["url"]: row["enabled"] for row in rows} == expected

@@ -22,6 +22,7 @@ PURE = [
     "bot/pacing.py",
     "bot/dedupe.py",
     "bot/opml.py",
+    "bot/discover.py",
 ]
 PURE += [str(p.relative_to(ROOT)) for p in sorted((ROOT / "bot" / "match").glob("*.py"))]
 ENV_ACCESS = re.compile(r"os\.environ|getenv\(|os\.putenv")

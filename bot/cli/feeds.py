@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,6 +12,7 @@ from bot.cli.output import emit_json, fail, table
 from bot.cli.runtime import Runtime
 
 if TYPE_CHECKING:
+    from bot.types import FetchResult
     from store.models import Feed
 
 app = typer.Typer(
@@ -45,14 +47,39 @@ def list_command(as_json: JsonOption = False) -> None:
 
 
 def _check_url(url: str) -> str:
-    if not url.startswith(("http://", "https://")):
-        raise typer.BadParameter(f"not an http(s) URL: {url!r}", param_hint="URL")
+    """The URL without surrounding whitespace; a usage error (exit 2) when it cannot
+    be a feed's (``bot.discover.feed_url_problem``)."""
+    from bot.discover import feed_url_problem
+
+    url = url.strip()
+    problem = feed_url_problem(url)
+    if problem is not None:
+        raise typer.BadParameter(f"{problem}: {url!r}", param_hint="URL")
     return url
+
+
+def _check_feed_id(feed_id: int) -> int:
+    """A feed id the database can hold (1 to ``MAX_ROW_ID``), else a usage error."""
+    from bot.types import MAX_ROW_ID
+
+    if not 1 <= feed_id <= MAX_ROW_ID:
+        raise typer.BadParameter(
+            f"{feed_id} is not a feed id (ids are whole numbers from 1 to {MAX_ROW_ID})"
+        )
+    return feed_id
+
+
+FeedId = Annotated[
+    int,
+    typer.Argument(metavar="ID", help="Feed id (see feeds list).", callback=_check_feed_id),
+]
 
 
 @app.command("add")
 def add(
-    url: Annotated[str, typer.Argument(help="The feed's http(s) URL.")],
+    url: Annotated[
+        str, typer.Argument(help="The feed's http(s) URL, or a web page that announces one.")
+    ],
     name: Annotated[str, typer.Option("--name", help="Display name (source of alerts).")] = "",
     interval: Annotated[
         int | None, typer.Option("--interval", min=60, help="Seconds between polls.")
@@ -61,26 +88,116 @@ def add(
         str | None, typer.Option("--lang", help="Language of the feed: fr or en.")
     ] = None,
 ) -> None:
-    """Watch a new feed (polled at the next tick)."""
+    """Watch a new feed (polled at the next tick).
+
+    The URL is fetched once. A web page gives the feed it announces.
+    The name defaults to the feed's own title.
+    A feed that cannot be fetched now is added, with a warning.
+    """
+    import asyncio
+
+    from bot.errors import StoreError
     from store import feeds as store_feeds
     from store.db import transaction
     from store.feeds import NewFeed
 
-    _check_url(url)
+    url = _check_url(url)
     if lang is not None and lang not in ("fr", "en"):
         raise typer.BadParameter("must be fr or en", param_hint="--lang")
     runtime = Runtime.load()
+    with transaction(runtime.engine) as session:  # before any fetch: no network for that
+        if store_feeds.find_feed_by_url(session, url) is not None:
+            raise StoreError(f"feed already watched: {url}")
+    found = asyncio.run(find_feed(runtime, url))  # no transaction held over the network
+    if found.url != url:
+        typer.echo(f"found the feed the page announces: {found.url}{_others(found)}")
     with transaction(runtime.engine) as session:
         feed = store_feeds.add_feed(
             session,
-            NewFeed(url=url, name=name, language=lang, interval=interval),
+            NewFeed(url=found.url, name=name or found.title, language=lang, interval=interval),
             runtime.clock.now(),
         )
         typer.echo(f"added feed {feed.id}: {feed.name}")
+    if found.error:
+        typer.echo(
+            f"mcwatch: warning: stored, but could not be fetched now: {found.error}", err=True
+        )
+
+
+def _others(found: FoundFeed) -> str:
+    if not found.others:
+        return ""
+    shown = ", ".join(found.others[:3]) + (", …" if len(found.others) > 3 else "")
+    return f" (the first of {len(found.others) + 1}; also {shown})"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFeed:
+    """What ``feeds add`` stores: the feed's URL (the announced one for a page) and
+    title, or, when it could not be fetched now, why (``error``)."""
+
+    url: str
+    title: str = ""
+    others: tuple[str, ...] = ()  # further feeds the page announced
+    error: str | None = None
+
+
+# A feed's title becomes its name, the source line of every alert: one line, bounded.
+MAX_NAME = 200
+
+
+async def find_feed(runtime: Runtime, url: str) -> FoundFeed:
+    """Fetch ``url`` once (bot.fetch, its limits): a feed gives its title; an HTML page
+    gives the first feed it announces (fetched in turn); the world's failures give a
+    FoundFeed with ``error``. Raises ParseError when what answered is not a feed and
+    announces none — or announces one that is not a feed either."""
+    from bot.errors import ParseError
+    from bot.fetch import fetch_feed, make_client
+    from bot.parse import parse_feed
+    from bot.types import FeedRef
+
+    now = runtime.clock.now()
+    async with make_client() as client:
+        result = await fetch_feed(client, FeedRef(id=0, url=url), now=now)
+        if result.error:
+            return FoundFeed(url, error=result.error)
+        try:
+            return FoundFeed(url, title=_name(parse_feed(result.body, url=result.url).title))
+        except ParseError as exc:
+            links = await _announced(result)
+            if not links:
+                raise ParseError(f"{url}: {exc}, and it announces no feed") from None
+        chosen, others = links[0], tuple(links[1:])
+        feed = await fetch_feed(client, FeedRef(id=0, url=chosen), now=now)
+        if feed.error:
+            return FoundFeed(chosen, others=others, error=feed.error)
+        try:
+            title = parse_feed(feed.body, url=feed.url).title
+        except ParseError as exc:
+            raise ParseError(f"the page announces {chosen}, which is not a feed: {exc}") from None
+        return FoundFeed(chosen, title=_name(title), others=others)
+
+
+async def _announced(result: FetchResult) -> list[str]:
+    """The feeds the fetched page announces. A public page's links into private
+    addresses are left out, as fetch refuses such redirects (bot.fetch)."""
+    from urllib.parse import urlsplit
+
+    from bot.discover import announced_feeds
+    from bot.fetch import is_private_host
+
+    links = announced_feeds(result.body, result.url, result.content_type)
+    if not links or await is_private_host(urlsplit(result.url).hostname or ""):
+        return links
+    return [link for link in links if not await is_private_host(urlsplit(link).hostname or "")]
+
+
+def _name(title: str) -> str:
+    return " ".join(title.split())[:MAX_NAME]
 
 
 @app.command("remove")
-def remove(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")]) -> None:
+def remove(feed_id: FeedId) -> None:
     """Stop watching a feed (its stored items are kept)."""
     from store import feeds as store_feeds
     from store.db import transaction
@@ -92,7 +209,7 @@ def remove(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")
 
 
 @app.command("enable")
-def enable(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")]) -> None:
+def enable(feed_id: FeedId) -> None:
     """Resume polling a feed (due at once)."""
     from store import feeds as store_feeds
     from store.db import transaction
@@ -104,7 +221,7 @@ def enable(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")
 
 
 @app.command("disable")
-def disable(feed_id: Annotated[int, typer.Argument(metavar="ID", help="Feed id.")]) -> None:
+def disable(feed_id: FeedId) -> None:
     """Stop polling a feed but keep it and its history."""
     from store import feeds as store_feeds
     from store.db import transaction
@@ -157,7 +274,12 @@ def import_command(
         ),
     ],
 ) -> None:
-    """Add the feeds of an OPML file (feeds already watched are skipped)."""
+    """Add the feeds of an OPML file (feeds already watched are skipped).
+
+    An outline without a valid http(s) URL is skipped, with one line saying why.
+    A feed exported disabled (or commented out) is added disabled.
+    """
+    from bot.discover import feed_url_problem
     from bot.opml import parse_opml
     from store import feeds as store_feeds
     from store.db import transaction
@@ -165,22 +287,43 @@ def import_command(
 
     found = parse_opml(file.read_bytes())
     runtime = Runtime.load()
-    added = skipped = 0
+    added = disabled = watched = invalid = 0
     with transaction(runtime.engine) as session:
         for entry in found:
-            if not entry.url.startswith(("http://", "https://")):
-                typer.echo(f"skipped (not http(s)): {entry.url}", err=True)
-                skipped += 1
+            problem = feed_url_problem(entry.url)
+            if problem is not None:
+                label = f"{entry.name!r} ({entry.url!r})" if entry.name else repr(entry.url)
+                typer.echo(f"mcwatch: skipped {label}: {problem}", err=True)
+                invalid += 1
             elif store_feeds.find_feed_by_url(session, entry.url) is not None:
-                skipped += 1
+                watched += 1
             else:
                 store_feeds.add_feed(
                     session,
-                    NewFeed(url=entry.url, name=entry.name, language=entry.language),
+                    NewFeed(
+                        url=entry.url,
+                        name=entry.name,
+                        language=entry.language,
+                        enabled=entry.enabled,
+                    ),
                     runtime.clock.now(),
                 )
                 added += 1
-    typer.echo(f"{added} feeds added, {skipped} skipped, from {len(found)} in {file.name}")
+                disabled += not entry.enabled
+    invalid_urls = f"{invalid} invalid URL{'s' if invalid > 1 else ''}"
+    typer.echo(
+        f"{added} feed{'' if added == 1 else 's'} added"
+        f"{_counts((disabled, f'{disabled} disabled'))}, "
+        f"{watched + invalid} skipped"
+        f"{_counts((watched, f'{watched} already watched'), (invalid, invalid_urls))}, "
+        f"from {len(found)} in {file.name}"
+    )
+
+
+def _counts(*counts: tuple[int, str]) -> str:
+    """' (2 already watched, 1 invalid URL)': the labels of the non-zero counts."""
+    parts = [label for n, label in counts if n]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 @app.command("export")
@@ -190,7 +333,7 @@ def export(
         typer.Argument(metavar="[FILE.opml]", dir_okay=False, help="Write here instead of stdout."),
     ] = None,
 ) -> None:
-    """Write the watch list as OPML (to stdout, or FILE)."""
+    """Write the watch list as OPML (to stdout, or FILE); disabled feeds stay disabled."""
     from bot.opml import OpmlFeed, render_opml
     from store import feeds as store_feeds
     from store.db import transaction
@@ -198,7 +341,10 @@ def export(
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         document = render_opml(
-            [OpmlFeed(f.url, f.name, f.language) for f in store_feeds.list_feeds(session)]
+            [
+                OpmlFeed(f.url, f.name, f.language, f.enabled)
+                for f in store_feeds.list_feeds(session)
+            ]
         )
     if file is None:
         typer.echo(document, nl=False)
@@ -215,7 +361,7 @@ def check(
     """Fetch a feed and show what it yields and what would match; stores nothing."""
     import asyncio
 
-    _check_url(url)
+    url = _check_url(url)
     runtime = Runtime.load()
     report = asyncio.run(preview_feed(runtime, url))
     if as_json:
@@ -260,7 +406,10 @@ async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
     try:
         parsed = parse_feed(result.body, url=result.url)
     except ParseError as exc:
-        report["error"] = str(exc)
+        from bot.discover import announced_feeds
+
+        links = announced_feeds(result.body, result.url, result.content_type)
+        report["error"] = f"{exc}; the page announces {links[0]}" if links else str(exc)
         return report
     matcher = stored_matcher(runtime.engine)
     report["entries"] = len(parsed.entries)

@@ -103,7 +103,16 @@ REPLIES = [
         "/lang", "Usage : /lang fr", "Usage: /lang fr", id="lang without a choice explains"
     ),
     pytest.param(
-        "/stop", "vos données sont effacées", "your data is erased", id="stop confirms forgetting"
+        "/stop",
+        "Tout arrêter et effacer les données de ce chat",
+        "Stop everything and erase this chat's data",
+        id="stop asks before forgetting",
+    ),
+    pytest.param(
+        "/settings",
+        "Vos réglages",
+        "Your settings",
+        id="settings shows the settings",
     ),
 ]
 
@@ -377,7 +386,8 @@ def test_topics_buttons_toggle_subscriptions_and_redraw(bot: Conversation) -> No
 def test_an_old_keyboard_after_stop_changes_nothing(bot: Conversation) -> None:
     bot.say(CHAT, "/start")
     [keyboard] = bot.say(CHAT, "/topics")
-    bot.say(CHAT, "/stop")
+    [question] = bot.say(CHAT, "/stop")
+    bot.press(CHAT, question, "stop:yes")
     answer = bot.press(CHAT, keyboard, "t:security")
     assert "Send /start" in answer["text"]
     assert bot.subscriber(CHAT) is None
@@ -489,7 +499,9 @@ def test_stop_forgets_the_subscriber_and_nothing_more_is_sent(bot: Conversation)
     bot.publish("Sent before stop")
     bot.deliver()
     bot.publish("Queued at stop")
-    assert "your data is erased" in bot.said(CHAT, "/stop")
+    [question] = bot.say(CHAT, "/stop")
+    bot.press(CHAT, question, "stop:yes")
+    assert "your data is erased" in bot.botapi.texts_to(CHAT)[-1]
 
     assert bot.subscriber(CHAT) is None
     assert bot.deliveries_of(CHAT) == []
@@ -606,8 +618,8 @@ def test_the_command_menu_is_published_in_both_languages(bot: Conversation) -> N
     menus = {c.get("language_code", ""): json.loads(c["commands"]) for c in bot.botapi.commands}
     assert set(menus) == {"fr", "en", ""}
     spec = (
-        "start help topics subscribe unsubscribe mode digesttime timezone lang quiet latest "
-        "search digest trend pause resume stop"
+        "start help settings topics subscribe unsubscribe mode digesttime timezone lang quiet "
+        "latest search digest trend pause resume stop"
     ).split()
     for menu in menus.values():
         assert [c["command"] for c in menu] == spec

@@ -223,8 +223,14 @@ def test_in_a_group_only_admins_change_the_settings(
 
     # The same command, addressed to the bot by name as Telegram does in groups, by an admin.
     name, _, rest = command.partition(" ")
-    answer = bot.said(group, f"{name}@mcwatch_bot {rest}".strip(), user_id=ADMIN, chat_type="group")
+    replies = bot.say(group, f"{name}@mcwatch_bot {rest}".strip(), user_id=ADMIN, chat_type="group")
+    answer = "\n".join(m.plain or "" for m in replies)
     assert "Dans un groupe" not in answer and answer
+    if command == "/stop":  # asked first; a member's "yes" is refused, an admin's is not
+        refused = bot.press(group, replies[0], "stop:yes", user_id=USER)
+        assert "seuls les administrateurs" in refused["text"]
+        assert bot.subscriber(group) is not None
+        bot.press(group, replies[0], "stop:yes", user_id=ADMIN)
     after = bot.subscriber(group)
     if field is None:
         assert bot.subscriptions(group) == set()
@@ -301,8 +307,9 @@ def test_a_channel_mcwatch_serves_is_configured_by_posting_commands_in_it(
     """Channel posts have no author; only the channel's administrators can post there."""
     bot.member(group, by_user_id=ADMIN, chat_type="channel", new_status="administrator")
     bot.say(group, "/mode digest", chat_type="channel", user_id=None, language_code=None)
-    bot.say(group, "/unsubscribe mining energy", chat_type="channel", user_id=None,
-            language_code=None)
+    bot.say(
+        group, "/unsubscribe mining energy", chat_type="channel", user_id=None, language_code=None
+    )
     subscriber = bot.subscriber(group)
     assert subscriber is not None and subscriber.mode == "digest"
     assert bot.subscriptions(group) == all_slugs(bot.engine) - {"mining", "energy"}
@@ -312,7 +319,6 @@ def test_a_channel_mcwatch_serves_is_configured_by_posting_commands_in_it(
 def test_a_channel_mcwatch_does_not_serve_cannot_configure_it(
     bot: Conversation, group: int
 ) -> None:
-    answers = bot.say(group, "/mode digest", chat_type="channel", user_id=None,
-                      language_code=None)
+    answers = bot.say(group, "/mode digest", chat_type="channel", user_id=None, language_code=None)
     assert bot.subscriber(group) is None
     assert len(answers) == 1  # a polite refusal, nothing changed

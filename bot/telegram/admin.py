@@ -9,12 +9,13 @@ import html
 from datetime import timedelta
 
 from telegram import ChatMemberUpdated, Update
-from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes
 
 from bot.render import split_messages
-from bot.telegram.commands import _language, deps_of, is_admin, reply
+from bot.telegram.commands import _language, deps_of, is_admin, reply, send_to
 from bot.telegram.i18n import t
+from bot.telegram.sender import telegram_errors
 from store import deliveries, feeds, items, subscribers
 from store.db import transaction
 from store.models import Feed
@@ -24,7 +25,7 @@ async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     deps = deps_of(context)
     if is_admin(update, deps):
         return False
-    await reply(update, t(_language(update, deps), "admin_only"))
+    await reply(update, context, t(_language(update, deps), "admin_only"))
     return True
 
 
@@ -45,6 +46,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ) or t(language, "none")
     await reply(
         update,
+        context,
         t(
             language,
             "stats",
@@ -70,7 +72,7 @@ async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         for f in rows
     ]
     for message in split_messages(t(language, "feeds_header", count=len(rows)), lines):
-        await reply(update, message)
+        await reply(update, context, message)
 
 
 async def health(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -82,12 +84,12 @@ async def health(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         every = feeds.list_feeds(session)
         failing = feeds.failing_feeds(session)
     if not failing:
-        await reply(update, t(language, "health_all_ok", count=len(every)))
+        await reply(update, context, t(language, "health_all_ok", count=len(every)))
         return
     lines = [_health_line(f) for f in failing]
     header = t(language, "health_header", failing=len(failing), count=len(every))
     for message in split_messages(header, lines):
-        await reply(update, message)
+        await reply(update, context, message)
 
 
 def _health_line(feed: Feed) -> str:
@@ -132,10 +134,11 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if status not in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
         return
     if admitted:
-        await context.bot.send_message(
-            chat.id, t(language, "group_welcome"), parse_mode=ParseMode.HTML
-        )
-    else:
+        await send_to(context, chat.id, t(language, "group_welcome"))
+        return
+    try:
         if chat.type != "channel":
-            await context.bot.send_message(chat.id, t(language, "group_refused"))
-        await context.bot.leave_chat(chat.id)
+            await send_to(context, chat.id, t(language, "group_refused"))
+    finally:  # the refusal is a courtesy; leaving is the point
+        with telegram_errors():
+            await context.bot.leave_chat(chat.id)

@@ -1,5 +1,12 @@
 """Subscriber commands. Each handler: read the chat, one store transaction, one reply.
 
+Every reply, keyboard redraw and message edit goes through ``reply``/``reply_photo``/
+``edit_text``/``edit_keyboard``/``send_to``: paced by the one ``Pacer`` (``deps.pacer``,
+shared with alerts and digests) and retried in place on 429 (Telegram's
+``retry_after``), 5xx and timeouts (``bot.pacing.REPLIES``), with python-telegram-bot's
+errors translated by ``telegram_errors``. What still fails reaches the Application's
+error handler (``bot.telegram.app.log_failure``): one log line.
+
 In a group the settings commands are for mcwatch administrators only
 (``MCWATCH_ADMIN_IDS``): one member must not change what the whole group receives. A
 channel post has no author, but only the channel's administrators can post, and the bot
@@ -11,20 +18,25 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from telegram import Chat, Update
+from telegram import CallbackQuery, Chat, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.daily import digest_now, trend_chart
-from bot.errors import RuleSyntaxError
+from bot.errors import DeliveryError, MessageRejected, RuleSyntaxError
+from bot.logs import context as log_context
 from bot.render import render_item_line, split_messages
 from bot.rules import query_matcher
 from bot.telegram.i18n import LANGUAGES, language_for, t
-from bot.telegram.keyboards import TOGGLE_PREFIX, topics_keyboard
+from bot.telegram.keyboards import STOP_PREFIX, TOGGLE_PREFIX, stop_keyboard, topics_keyboard
+from bot.telegram.sender import telegram_errors
 from bot.types import MatchInput
 from store import items, subscribers, topics
 from store.db import transaction
@@ -32,6 +44,9 @@ from store.models import Subscriber
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MODES = ("instant", "digest", "both")
 LATEST_DEFAULT, LATEST_MAX = 5, 20
@@ -81,11 +96,122 @@ def may_configure(update: Update, deps: Deps) -> bool:
     return False
 
 
-async def reply(update: Update, text: str, **kwargs: Any) -> None:
+# -- everything sent to a chat -------------------------------------------------------
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+async def to_chat(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, call: Callable[[], Awaitable[T]]
+) -> T:
+    """``call()`` (one Bot API call that puts something in ``chat_id``), paced by the
+    shared Pacer and retried in place as ``bot.pacing.REPLIES`` says."""
+
+    async def attempt() -> T:
+        with telegram_errors():
+            return await call()
+
+    return await deps_of(context).pacer.send(chat_id, attempt)
+
+
+async def reply(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *, reply_markup: Any = None
+) -> Message | None:
+    """Answer the update's message (HTML, no link preview; in a forum topic, in that
+    topic; in a group, quoting the command when it still exists)."""
+    message = update.effective_message
+    if message is None:
+        return None
+    return await to_chat(
+        context,
+        message.chat_id,
+        partial(
+            message.reply_text,
+            text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=_NO_PREVIEW,
+            reply_markup=reply_markup,
+            allow_sending_without_reply=True,
+        ),
+    )
+
+
+async def reply_photo(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, png: bytes, caption: str
+) -> None:
     message = update.effective_message
     if message is not None:
-        await message.reply_text(
-            text, parse_mode=ParseMode.HTML, disable_web_page_preview=True, **kwargs
+        await to_chat(
+            context,
+            message.chat_id,
+            partial(message.reply_photo, png, caption=caption, allow_sending_without_reply=True),
+        )
+
+
+async def send_to(context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str) -> None:
+    """A message to ``chat_id`` that answers no message (e.g. a group's welcome)."""
+    await to_chat(
+        context,
+        chat_id,
+        partial(
+            context.bot.send_message,
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=_NO_PREVIEW,
+        ),
+    )
+
+
+async def _edit(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, call: Callable[[], Awaitable[Any]]
+) -> None:
+    try:
+        await to_chat(context, chat_id, call)
+    except MessageRejected as exc:
+        # Two quick presses redraw the same thing: Telegram refuses the second as is.
+        if "message is not modified" not in str(exc):
+            raise
+
+
+async def edit_keyboard(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, reply_markup: Any
+) -> None:
+    """Redraw the inline keyboard under the pressed button's message."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is not None and chat is not None:
+        await _edit(context, chat.id, partial(query.edit_message_reply_markup, reply_markup))
+
+
+async def edit_text(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """Replace the pressed button's message with ``text``; its keyboard goes with it."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is not None and chat is not None:
+        await _edit(
+            context,
+            chat.id,
+            partial(
+                query.edit_message_text,
+                text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=_NO_PREVIEW,
+            ),
+        )
+
+
+async def answer(
+    query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
+) -> None:
+    """Answer a button press (the toast or pop-up). Not a chat message: not paced, and
+    not retried (Telegram drops the spinner by itself); a failure is one log line and
+    the handler goes on to redraw the message, which is what the reader looks at."""
+    try:
+        with telegram_errors():
+            await query.answer(text, show_alert=show_alert)
+    except DeliveryError as exc:
+        chat_id = query.message.chat.id if query.message is not None else None
+        log.warning(
+            "callback answer %s",
+            log_context(chat_id=chat_id, status=f"{type(exc).__name__}: {exc}"),
         )
 
 
@@ -99,11 +225,11 @@ async def _registered(
     if chat is None:
         return None
     if settings_change and not may_configure(update, deps):
-        await reply(update, t(language, "group_admin_only"))
+        await reply(update, context, t(language, "group_admin_only"))
         return None
     subscriber = _find(deps, chat.id)
     if subscriber is None or not subscriber.active:
-        await reply(update, t(language, "not_registered"))
+        await reply(update, context, t(language, "not_registered"))
         return None
     return deps, subscriber, language
 
@@ -125,7 +251,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None:
         return
     if not may_configure(update, deps):
-        await reply(update, t(_language(update, deps), "group_refused"))
+        await reply(update, context, t(_language(update, deps), "group_refused"))
         return
     user = update.effective_user
     with transaction(deps.engine) as session:
@@ -138,7 +264,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             now=deps.clock.now(),
         )
         language = subscriber.language
-    await reply(update, t(language, "start_new" if created else "start_back"))
+    await reply(update, context, t(language, "start_new" if created else "start_back"))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -147,7 +273,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     text = t(language, "help")
     if is_admin(update, deps):
         text += t(language, "help_admin")
-    await reply(update, text)
+    await reply(update, context, text)
 
 
 async def topics_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -158,7 +284,9 @@ async def topics_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     with transaction(deps.engine) as session:
         listed = [(tp.slug, tp.name) for tp in topics.list_topics(session, enabled_only=True)]
         mine = set(subscribers.subscribed_slugs(session, subscriber.id or 0))
-    await reply(update, t(language, "topics_header"), reply_markup=topics_keyboard(listed, mine))
+    await reply(
+        update, context, t(language, "topics_header"), reply_markup=topics_keyboard(listed, mine)
+    )
 
 
 async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscribe: bool) -> None:
@@ -173,7 +301,7 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
     )
     if not wanted:
         usage = "usage_subscribe" if subscribe else "usage_unsubscribe"
-        await reply(update, t(language, usage, known=known_text))
+        await reply(update, context, t(language, usage, known=known_text))
         return
     if wanted == ["all"]:
         wanted = known
@@ -181,6 +309,7 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
     if unknown:
         await reply(
             update,
+            context,
             t(language, "unknown_topics", topics=html.escape(", ".join(unknown)), known=known_text),
         )
         return
@@ -191,9 +320,9 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
     if changed:
         changed = [slug for slug in wanted if slug in changed]
         key = "subscribed" if subscribe else "unsubscribed"
-        await reply(update, t(language, key, topics=", ".join(changed)))
+        await reply(update, context, t(language, key, topics=", ".join(changed)))
     else:
-        await reply(update, t(language, "nothing_changed", topics=", ".join(wanted)))
+        await reply(update, context, t(language, "nothing_changed", topics=", ".join(wanted)))
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -205,17 +334,42 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Forget me: asks first (yes / cancel buttons); ``stop_pressed`` does it."""
     deps = deps_of(context)
     chat = update.effective_chat
     if chat is None:
         return
     language = _language(update, deps)
     if chat.type != "private" and not is_admin(update, deps):
-        await reply(update, t(language, "group_admin_only"))
+        await reply(update, context, t(language, "group_admin_only"))
         return
-    with transaction(deps.engine) as session:
-        forgotten = subscribers.forget(session, chat.id)
-    await reply(update, t(language, "stopped" if forgotten else "not_registered"))
+    if _find(deps, chat.id) is None:
+        await reply(update, context, t(language, "not_registered"))
+        return
+    keyboard = stop_keyboard(t(language, "stop_yes"), t(language, "stop_cancel"))
+    await reply(update, context, t(language, "stop_confirm"), reply_markup=keyboard)
+
+
+async def stop_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button under /stop's question: "yes" forgets the chat, "cancel" changes nothing.
+    Either way the question is replaced by the outcome, so it cannot be pressed twice."""
+    deps = deps_of(context)
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None or not (query.data or "").startswith(STOP_PREFIX):
+        return
+    language = _language(update, deps)
+    if chat.type != "private" and not is_admin(update, deps):
+        await answer(query, t(language, "group_admin_only"), show_alert=True)
+        return
+    if query.data == f"{STOP_PREFIX}yes":
+        with transaction(deps.engine) as session:
+            forgotten = subscribers.forget(session, chat.id)
+        outcome = t(language, "stopped" if forgotten else "not_registered")
+    else:
+        outcome = t(language, "stop_cancelled")
+    await answer(query)
+    await edit_text(update, context, outcome)
 
 
 async def toggle_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -228,7 +382,7 @@ async def toggle_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     slug = (query.data or "")[len(TOGGLE_PREFIX) :]
     language = _language(update, deps)
     if chat.type != "private" and not is_admin(update, deps):
-        await query.answer(t(language, "group_admin_only"), show_alert=True)
+        await answer(query, t(language, "group_admin_only"), show_alert=True)
         return
     with transaction(deps.engine) as session:
         subscriber = subscribers.find_subscriber(session, chat.id)
@@ -241,10 +395,68 @@ async def toggle_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             listed = [(tp.slug, tp.name) for tp in topics.list_topics(session, enabled_only=True)]
             mine = set(subscribers.subscribed_slugs(session, subscriber.id))
     if now_on is None or topic is None:
-        await query.answer(t(language, "not_registered"))
+        await answer(query, t(language, "not_registered"))
         return
-    await query.answer(t(language, "toggled_on" if now_on else "toggled_off", topic=topic.name))
-    await query.edit_message_reply_markup(reply_markup=topics_keyboard(listed, mine))
+    await answer(query, t(language, "toggled_on" if now_on else "toggled_off", topic=topic.name))
+    await edit_keyboard(update, context, topics_keyboard(listed, mine))
+
+
+async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/settings: everything the chat has chosen, on one screen."""
+    found = await _registered(update, context)
+    if found is None:
+        return
+    deps, subscriber, language = found
+    with transaction(deps.engine) as session:
+        known = [tp.slug for tp in topics.list_topics(session, enabled_only=True)]
+        mine = set(subscribers.subscribed_slugs(session, subscriber.id or 0))
+    chosen = [slug for slug in known if slug in mine]
+    if not chosen:
+        topics_text = t(language, "settings_no_topics")
+    elif len(chosen) == len(known):
+        topics_text = t(language, "settings_all_topics", count=len(known))
+    else:
+        topics_text = ", ".join(chosen)
+    quiet_hours = (
+        f"{subscriber.quiet_start}–{subscriber.quiet_end}"
+        if subscriber.quiet_start and subscriber.quiet_end
+        else t(language, "settings_no_quiet")
+    )
+    text = t(
+        language,
+        "settings",
+        topics=topics_text,
+        mode=t(language, f"mode_{subscriber.mode}"),
+        time=subscriber.digest_time or deps.settings.digest_time.strftime("%H:%M"),
+        zone=html.escape(subscriber.timezone or deps.settings.timezone),
+        quiet=quiet_hours,
+        lang=t(language, "language_name"),
+        state=t(language, "settings_paused" if subscriber.paused else "settings_active"),
+    )
+    await reply(update, context, text)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command mcwatch does not have: a pointer to /help. In a group or channel only
+    when it is addressed to mcwatch (``/foo@mcwatch_bot``): a bare ``/foo`` there may be
+    another bot's."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or not message.text:
+        return
+    name, _, addressee = message.text.split(maxsplit=1)[0].partition("@")
+    ours = (context.bot.username or "").lower()
+    if addressee and addressee.lower() != ours:
+        return  # another bot's command
+    if chat.type != "private" and not addressee:
+        return
+    language = _language(update, deps_of(context))
+    await reply(update, context, t(language, "unknown_command", command=html.escape(name[:64])))
+
+
+async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything but a command in a private chat: a pointer to /help. (``app`` routes no
+    group or channel chatter here: people talk to each other there.)"""
+    await reply(update, context, t(_language(update, deps_of(context)), "free_text"))
 
 
 async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -255,10 +467,10 @@ async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     wanted = (context.args or [""])[0].lower()
     if wanted not in MODES:
         current = t(language, f"mode_{subscriber.mode}")
-        await reply(update, t(language, "usage_mode", mode=current))
+        await reply(update, context, t(language, "usage_mode", mode=current))
         return
     _update(deps, subscriber.chat_id, mode=wanted)
-    await reply(update, t(language, "mode_set", mode=t(language, f"mode_{wanted}")))
+    await reply(update, context, t(language, "mode_set", mode=t(language, f"mode_{wanted}")))
 
 
 async def digesttime(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -271,11 +483,11 @@ async def digesttime(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     match = _HHMM.match(wanted)
     if not match:
         current = subscriber.digest_time or deps.settings.digest_time.strftime("%H:%M")
-        await reply(update, t(language, "usage_digesttime", time=current))
+        await reply(update, context, t(language, "usage_digesttime", time=current))
         return
     value = f"{int(match.group(1)):02d}:{match.group(2)}"
     _update(deps, subscriber.chat_id, digest_time=value)
-    await reply(update, t(language, "digesttime_set", time=value, zone=zone))
+    await reply(update, context, t(language, "digesttime_set", time=value, zone=zone))
 
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -291,10 +503,10 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         # OSError: a tzdata folder such as "America/Argentina" is a region, not a zone.
         current = subscriber.timezone or deps.settings.timezone
-        await reply(update, t(language, "usage_timezone", zone=current))
+        await reply(update, context, t(language, "usage_timezone", zone=current))
         return
     _update(deps, subscriber.chat_id, timezone=wanted)
-    await reply(update, t(language, "timezone_set", zone=wanted))
+    await reply(update, context, t(language, "timezone_set", zone=wanted))
 
 
 async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -304,10 +516,10 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps, subscriber, language = found
     wanted = (context.args or [""])[0].lower()
     if wanted not in LANGUAGES:
-        await reply(update, t(language, "usage_lang"))
+        await reply(update, context, t(language, "usage_lang"))
         return
     _update(deps, subscriber.chat_id, language=wanted)
-    await reply(update, t(wanted, "lang_set"))
+    await reply(update, context, t(wanted, "lang_set"))
 
 
 async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -318,17 +530,17 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     wanted = "".join(context.args or []).replace("–", "-")
     if wanted.lower() == "off":
         _update(deps, subscriber.chat_id, quiet_start=None, quiet_end=None)
-        await reply(update, t(language, "quiet_off"))
+        await reply(update, context, t(language, "quiet_off"))
         return
     parts = wanted.split("-")
     matches = [_HHMM.match(part) for part in parts] if len(parts) == 2 else []
     if len(matches) != 2 or not all(matches) or parts[0] == parts[1]:
-        await reply(update, t(language, "usage_quiet"))
+        await reply(update, context, t(language, "usage_quiet"))
         return
     start, end = (f"{int(m.group(1)):02d}:{m.group(2)}" for m in matches if m)
     _update(deps, subscriber.chat_id, quiet_start=start, quiet_end=end)
     zone = subscriber.timezone or deps.settings.timezone
-    await reply(update, t(language, "quiet_set", start=start, end=end, zone=zone))
+    await reply(update, context, t(language, "quiet_set", start=start, end=end, zone=zone))
 
 
 async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -337,7 +549,7 @@ async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     deps, subscriber, language = found
     _update(deps, subscriber.chat_id, paused=True)
-    await reply(update, t(language, "paused"))
+    await reply(update, context, t(language, "paused"))
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -346,12 +558,14 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     deps, subscriber, language = found
     _update(deps, subscriber.chat_id, paused=False)
-    await reply(update, t(language, "resumed"))
+    await reply(update, context, t(language, "resumed"))
 
 
-async def _send_list(update: Update, header: str, lines: list[str]) -> None:
+async def _send_list(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, header: str, lines: list[str]
+) -> None:
     for message in split_messages(header, lines):
-        await reply(update, message)
+        await reply(update, context, message)
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -361,18 +575,18 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps, subscriber, language = found
     arg = (context.args or [str(LATEST_DEFAULT)])[0]
     if not arg.isdigit() or not 1 <= int(arg) <= LATEST_MAX:
-        await reply(update, t(language, "usage_latest"))
+        await reply(update, context, t(language, "usage_latest"))
         return
     with transaction(deps.engine) as session:
         mine = subscribers.subscribed_slugs(session, subscriber.id or 0)
         rows = items.recent_items(session, limit=int(arg), topics=mine)
     if not rows:
-        await reply(update, t(language, "latest_empty"))
+        await reply(update, context, t(language, "latest_empty"))
         return
     lines = [
         render_item_line(i.title, i.link, i.source, i.published, i.topics, language) for i in rows
     ]
-    await _send_list(update, t(language, "latest_header"), lines)
+    await _send_list(update, context, t(language, "latest_header"), lines)
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -383,25 +597,25 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = " ".join(word for word in (context.args or []) if word.strip())
     shown = html.escape(query)
     if not query:
-        await reply(update, t(language, "usage_search"))
+        await reply(update, context, t(language, "usage_search"))
         return
     # The rule language and matcher of `mcwatch items search`, without the gate.
     try:
         matcher = await asyncio.to_thread(query_matcher, deps.engine, query, gate=False)
     except RuleSyntaxError as exc:
-        await reply(update, t(language, "search_bad_rule", error=html.escape(str(exc))))
+        await reply(update, context, t(language, "search_bad_rule", error=html.escape(str(exc))))
         return
     with transaction(deps.engine) as session:
         rows = items.recent_items(session, limit=SEARCH_WINDOW)
     hits = [i for i in rows if matcher.match(MatchInput(i.title, i.summary, i.language))]
     if not hits:
-        await reply(update, t(language, "search_empty", words=shown))
+        await reply(update, context, t(language, "search_empty", words=shown))
         return
     lines = [
         render_item_line(i.title, i.link, i.source, i.published, i.topics, language)
         for i in hits[:SEARCH_RESULTS]
     ]
-    await _send_list(update, t(language, "search_header", words=shown), lines)
+    await _send_list(update, context, t(language, "search_header", words=shown), lines)
 
 
 async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -415,9 +629,9 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if plan is None:
         return
     for message in plan.messages:
-        await reply(update, message)
-    if plan.chart is not None and update.effective_message is not None:
-        await update.effective_message.reply_photo(plan.chart, caption=t(language, "trend_caption"))
+        await reply(update, context, message)
+    if plan.chart is not None:
+        await reply_photo(update, context, plan.chart, t(language, "trend_caption"))
 
 
 async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -427,5 +641,4 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     deps, subscriber, language = found
     png = await asyncio.to_thread(trend_chart, deps, language, subscriber.timezone)
-    if update.effective_message is not None:
-        await update.effective_message.reply_photo(png, caption=t(language, "trend_caption"))
+    await reply_photo(update, context, png, t(language, "trend_caption"))

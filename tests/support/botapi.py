@@ -18,13 +18,16 @@ own error shapes so PTB raises its own exceptions:
 
 Tests inject updates (``push_message``, ``push_callback``, ``push_chat_member``) that
 ``getUpdates`` hands out with Telegram's offset semantics, and faults (``block``,
-``retry_after_next``, ``fail_next``). Everything accepted is recorded in ``sent``.
+``retry_after_next``, ``fail_next``, and ``fault_rate``: a seeded share of the calls to a
+chat answered 429 or 500, as a Bot API having a bad day). Everything accepted is
+recorded in ``sent``; every injected fault in ``faults``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -38,11 +41,19 @@ from urllib.parse import parse_qs
 
 import pytest
 
-BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "mcwatch", "username": "mcwatch_bot",
-            "can_join_groups": True, "can_read_all_group_messages": False,
-            "supports_inline_queries": False}
+BOT_USER = {
+    "id": 777000111,
+    "is_bot": True,
+    "first_name": "mcwatch",
+    "username": "mcwatch_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# The calls that put something in a chat: the ones ``fault_rate`` hits.
+CHAT_METHODS = frozenset({"sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup"})
 
 # Telegram's HTML tags (core.telegram.org/bots/api#html-style) and the attributes it reads.
 ALLOWED_TAGS = frozenset(
@@ -131,8 +142,11 @@ def parse_html(source: str) -> str:
                 attributes[attribute.group(1).lower()] = _decode_entities(value, lt)
             if name == "span" and attributes.get("class") != "tg-spoiler":
                 raise EntityError(f'Tag "span" must have class "tg-spoiler" at byte offset {lt}')
-            if name in ("pre", "code") and stack and stack[-1] in ("pre", "code") and not (
-                name == "code" and stack[-1] == "pre"
+            if (
+                name in ("pre", "code")
+                and stack
+                and stack[-1] in ("pre", "code")
+                and not (name == "code" and stack[-1] == "pre")
             ):
                 raise EntityError(f"Entities inside {stack[-1]} are not allowed")
             stack.append(name)
@@ -194,9 +208,18 @@ class ApiError(Exception):
 class BotApi:
     """The stand-in server. ``base_url`` goes into ``MCWATCH_TELEGRAM_API_URL``."""
 
-    def __init__(self, token: str | None = None, limits: FloodLimits | None = None) -> None:
+    def __init__(
+        self,
+        token: str | None = None,
+        limits: FloodLimits | None = None,
+        *,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        fault_retry_after: int = 1,
+    ) -> None:
         self.token = token
         self.limits = limits or FloodLimits()
+        self.faults: list[tuple[str, int, int]] = []  # (method, chat id, status) injected
         self.sent: list[SentMessage] = []
         self.rejected: list[tuple[str, int, str]] = []  # (method, chat id, description)
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -212,13 +235,16 @@ class BotApi:
         self._incoming: dict[tuple[int, int], dict[str, Any]] = {}
         self._buckets: dict[int, _Bucket] = {}
         self._overall = _Bucket(
-            self.limits.overall_per_second, self.limits.overall_per_second,
-            self.limits.overall_per_second, time.monotonic(),
+            self.limits.overall_per_second,
+            self.limits.overall_per_second,
+            self.limits.overall_per_second,
+            time.monotonic(),
         )
         self._forced_retry: list[tuple[int | None, int]] = []  # (chat or None=all, seconds)
         self._forced_failure: list[tuple[str | None, int]] = []  # (method or None, status)
         self._lock = threading.Condition()
         self._active = 0  # requests being handled right now
+        self.faulty(fault_rate, seed=seed, retry_after=fault_retry_after)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -297,8 +323,9 @@ class BotApi:
                 {
                     "callback_query": {
                         "id": f"cb{self._next_update_id}",
-                        "from": self._user(user_id if user_id is not None else chat_id,
-                                           language_code),
+                        "from": self._user(
+                            user_id if user_id is not None else chat_id, language_code
+                        ),
                         "message": message,
                         "chat_instance": f"ci{chat_id}",
                         "data": data,
@@ -323,13 +350,21 @@ class BotApi:
         def member(status: str) -> dict[str, Any]:
             extra: dict[str, Any] = {}
             if status == "administrator":
-                extra = {"can_be_edited": False, "is_anonymous": False,
-                         "can_manage_chat": True, "can_delete_messages": False,
-                         "can_manage_video_chats": False, "can_restrict_members": False,
-                         "can_promote_members": False, "can_change_info": False,
-                         "can_invite_users": False, "can_post_stories": False,
-                         "can_edit_stories": False, "can_delete_stories": False,
-                         "can_post_messages": True}
+                extra = {
+                    "can_be_edited": False,
+                    "is_anonymous": False,
+                    "can_manage_chat": True,
+                    "can_delete_messages": False,
+                    "can_manage_video_chats": False,
+                    "can_restrict_members": False,
+                    "can_promote_members": False,
+                    "can_change_info": False,
+                    "can_invite_users": False,
+                    "can_post_stories": False,
+                    "can_edit_stories": False,
+                    "can_delete_stories": False,
+                    "can_post_messages": True,
+                }
             if status == "kicked":
                 extra = {"until_date": 0}
             return {"status": status, "user": bot, **extra}
@@ -361,14 +396,25 @@ class BotApi:
         with self._lock:
             self._forced_failure.extend([(method, status)] * times)
 
+    def faulty(self, rate: float, *, seed: int = 0, retry_after: int = 1) -> None:
+        """From now on a share ``rate`` (0–1) of the calls to a chat (``CHAT_METHODS``)
+        fails: half of those with 429 ``retry_after`` seconds, half with 500. The draws
+        come from ``random.Random(seed)``, so a test sees the same faults every run."""
+        assert 0.0 <= rate <= 1.0
+        with self._lock:
+            self.fault_rate = rate
+            self.fault_retry_after = retry_after
+            self._random = random.Random(seed)
+
     def messages_to(self, chat_id: int) -> list[SentMessage]:
         with self._lock:
             return [m for m in self.sent if m.chat_id == chat_id]
 
     def texts_to(self, chat_id: int) -> list[str]:
         """What the user sees in each message (entities parsed; captions for photos)."""
-        return [(m.plain if m.plain is not None else m.caption or "")
-                for m in self.messages_to(chat_id)]
+        return [
+            (m.plain if m.plain is not None else m.caption or "") for m in self.messages_to(chat_id)
+        ]
 
     def reset(self) -> None:
         """A fresh Telegram for the next test: everything recorded, injected or pending is
@@ -389,6 +435,8 @@ class BotApi:
             self._incoming.clear()
             self._buckets.clear()
             self.too_many_requests = 0
+            self.faults.clear()
+            self.fault_rate = 0.0
             rate = self.limits.overall_per_second
             self._overall = _Bucket(rate, rate, rate, time.monotonic())
 
@@ -441,7 +489,9 @@ class BotApi:
             self._answer(handler, 200, {"ok": True, "result": result})
         except ApiError as exc:
             body: dict[str, Any] = {
-                "ok": False, "error_code": exc.code, "description": exc.description
+                "ok": False,
+                "error_code": exc.code,
+                "description": exc.description,
             }
             if exc.retry_after is not None:
                 body["parameters"] = {"retry_after": exc.retry_after}
@@ -489,6 +539,15 @@ class BotApi:
                 if only is None or only == method:
                     del self._forced_failure[index]
                     raise ApiError(status, "Internal Server Error" if status >= 500 else "Error")
+            unlucky = method in CHAT_METHODS and self._random.random() < self.fault_rate
+            if unlucky:
+                chat_id = int(params.get("chat_id") or 0)
+                if self._random.random() < 0.5:
+                    self.faults.append((method, chat_id, 429))
+                    seconds = self.fault_retry_after
+                    raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+                self.faults.append((method, chat_id, 500))
+                raise ApiError(500, "Internal Server Error")
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             raise ApiError(404, "Not Found: method not found")
@@ -542,9 +601,8 @@ class BotApi:
         if not photo or not photo.startswith(b"\x89PNG\r\n\x1a\n"):
             raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
         caption = params.get("caption") or ""
-        plain_caption = (
-            self._check_text(caption, params.get("parse_mode"), CAPTION_LIMIT, "caption",
-                             allow_empty=True)
+        plain_caption = self._check_text(
+            caption, params.get("parse_mode"), CAPTION_LIMIT, "caption", allow_empty=True
         )
         return self._deliver("sendPhoto", chat_id, params, photo=photo, caption=plain_caption)
 
@@ -553,21 +611,23 @@ class BotApi:
         message_id = int(params["message_id"])
         text = params.get("text", "")
         plain = self._check_text(text, params.get("parse_mode"), MESSAGE_LIMIT, "message")
+        # Telegram: an edit without reply_markup removes the inline keyboard.
+        markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else None
         with self._lock:
             sent = self._messages.get((chat_id, message_id))
             if sent is None:
                 raise ApiError(400, "Bad Request: message to edit not found")
-            if sent.text == text:
+            if sent.text == text and sent.reply_markup == markup:
                 raise ApiError(
                     400,
                     "Bad Request: message is not modified: specified new message content and "
                     "reply markup are exactly the same as a current content and reply markup "
                     "of the message",
                 )
-        self._admit(chat_id)
+        self._admit_edit("editMessageText", chat_id)
         with self._lock:
             sent.edits.append(text)
-            sent.text, sent.plain = text, plain
+            sent.text, sent.plain, sent.reply_markup = text, plain, markup
             return self._message_json(sent)
 
     def _m_editMessageReplyMarkup(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
@@ -580,6 +640,8 @@ class BotApi:
             markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else None
             if markup == sent.reply_markup:
                 raise ApiError(400, "Bad Request: message is not modified")
+        self._admit_edit("editMessageReplyMarkup", chat_id)  # an edit counts as a message
+        with self._lock:
             sent.reply_markup = markup
             return self._message_json(sent)
 
@@ -629,6 +691,14 @@ class BotApi:
                 self.too_many_requests += 1
                 seconds = max(1, math.ceil(wait))
                 raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+
+    def _admit_edit(self, method: str, chat_id: int) -> None:
+        try:
+            self._admit(chat_id)
+        except ApiError as exc:
+            with self._lock:
+                self.rejected.append((method, chat_id, exc.description))
+            raise
 
     def _deliver(
         self,
@@ -702,8 +772,13 @@ class BotApi:
         }
         if sent.photo is not None:
             message["photo"] = [
-                {"file_id": f"p{sent.message_id}", "file_unique_id": f"u{sent.message_id}",
-                 "width": 800, "height": 400, "file_size": len(sent.photo)}
+                {
+                    "file_id": f"p{sent.message_id}",
+                    "file_unique_id": f"u{sent.message_id}",
+                    "width": 800,
+                    "height": 400,
+                    "file_size": len(sent.photo),
+                }
             ]
             if sent.caption:
                 message["caption"] = sent.caption

@@ -12,8 +12,9 @@ Tests take the ``bot`` fixture and stay synchronous and short::
 One event loop (``asyncio.Runner``) lives as long as the conversation, as it does in
 ``mcwatch run``. Each ``say``/``press``/``member`` pushes one update into the stand-in
 and runs ``bot.jobs.handle_updates`` until the stand-in has nothing pending: the same code
-path as ``mcwatch run --once``. A handler that raises fails the test (an error handler
-records it; PTB would otherwise only log it).
+path as ``mcwatch run --once``. A handler that raises fails the test: the product's
+error handler logs it in one line, and the conversation's own records it and re-raises it
+from ``handle`` (``handle(errors="keep")`` keeps them in ``errors`` instead).
 
 The Application, the stand-in and the seeded database are built once per test module
 and database kind; ``bot`` resets them before each test (no subscriber, item, feed or
@@ -21,20 +22,22 @@ delivery; nothing recorded by the stand-in; the clock at its start).
 
 Time is the ``FixedClock``'s: nothing here sleeps. The stand-in's flood buckets run on
 real time, so it is given ``HUMAN_PACE`` limits (a person does not type four commands a
-second) and the outbox a ``Pacer`` without limits whose waits (after a ``retry_after``)
-move the FixedClock. python-telegram-bot's own AIORateLimiter stays as the product
-configures it. The flood rules themselves are tested in tests/test_pacing.py.
+second) and the bot (replies, edits, alerts, digests: one ``deps.pacer``) a ``Pacer``
+without limits whose waits (after a ``retry_after`` or a 5xx backoff) move the
+FixedClock. A ``Conversation`` built with ``pacer=Pacer`` and a stand-in at Telegram's
+own ``FloodLimits()`` paces for real instead (tests/test_bot_replies.py). The flood rules
+themselves are tested in tests/test_pacing.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy import Engine, delete
@@ -94,6 +97,8 @@ class Conversation:
     clock: FixedClock = field(default_factory=FixedClock)
     admin_ids: frozenset[int] = frozenset({ADMIN})
     errors: list[BaseException] = field(default_factory=list)
+    # None: the FixedClock pacer without limits (see module doc); else built per reset.
+    pacer: Callable[[], Pacer] | None = None
     _runner: asyncio.Runner | None = None
     _stack: AsyncExitStack | None = None
     application: Application | None = None  # type: ignore[type-arg]
@@ -146,8 +151,11 @@ class Conversation:
         self.application = application
 
     def _pacer(self) -> Pacer:
-        """No pacing of our own (the stand-in is at HUMAN_PACE), but a ``retry_after``
-        hold is waited out on the FixedClock: waiting moves the clock, nothing sleeps."""
+        """``self.pacer()`` if given. Else no pacing of our own (the stand-in is at
+        HUMAN_PACE), but a ``retry_after`` hold or a backoff is waited out on the
+        FixedClock: waiting moves the clock, nothing sleeps."""
+        if self.pacer is not None:
+            return self.pacer()
 
         async def wait(seconds: float) -> None:
             self.clock.advance(seconds=seconds)
@@ -177,15 +185,16 @@ class Conversation:
         self._feed_ids.clear()
 
     def new_group(self) -> int:
-        """A group chat id never used before in this module. python-telegram-bot's
-        AIORateLimiter (kept as configured) allows 20 messages a minute per group, in
-        real time: tests sharing one Application must not share a group."""
+        """A group chat id never used before in this module (the stand-in's flood
+        buckets and a real pacer's windows are per chat and outlive ``reset``)."""
         self._groups += 1
         return -1_000_000_000 - self._groups
 
     # -- what users do --------------------------------------------------------------
-    def handle(self) -> int:
-        """Run every pending update through the handlers (as ``run --once`` does)."""
+    def handle(self, *, errors: Literal["raise", "keep"] = "raise") -> int:
+        """Run every pending update through the handlers (as ``run --once`` does).
+        A handler's exception is raised here, or with ``errors="keep"`` left in
+        ``self.errors`` for the test to look at."""
         assert self.application is not None and self.deps is not None
         handled = 0
         while self.botapi.pending_updates():
@@ -193,7 +202,7 @@ class Conversation:
             if not batch:  # only already-handled updates were left: confirm them
                 break
             handled += batch
-        if self.errors:
+        if self.errors and errors == "raise":
             raise self.errors[0]
         return handled
 

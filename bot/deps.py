@@ -1,7 +1,8 @@
 """The object graph, built once per process by an entry point and passed down.
 
 Everything that touches the world is here: settings, database engine, HTTP client,
-clock, sender, pacer. Tests build a ``Deps`` with loopback servers and a fixed clock.
+clock, sender, pacer, and the metrics hooks (counting nothing unless `run` serves them).
+Tests build a ``Deps`` with loopback servers and a fixed clock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 from bot.clock import Clock, SystemClock
 from bot.dedupe import Fingerprint, fingerprint
 from bot.fetch import FetchLimits, make_client
+from bot.metrics import Metrics
 from bot.pacing import Limits, Pacer
 from bot.settings import Settings
 from bot.telegram.sender import Sender
@@ -35,6 +37,9 @@ class Deps:
     pacer: Pacer = field(default_factory=Pacer)
     fetch_limits: FetchLimits = field(default_factory=FetchLimits)
     jitter: Callable[[], float] = field(default=lambda: random.uniform(-1.0, 1.0))  # noqa: S311
+    # No-op hooks by default; `mcwatch run` with MCWATCH_METRICS_PORT installs counting
+    # ones (bot.health.serve_metrics).
+    metrics: Metrics = field(default_factory=Metrics)
     # Story fingerprints of stored items, by item id: computed once per process, not at
     # every poll (they never change; the story id is refreshed from the row each time).
     fingerprints: dict[int, Fingerprint] = field(default_factory=dict)

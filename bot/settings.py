@@ -11,6 +11,7 @@ The Telegram token is kept in a ``Secret`` whose ``repr``/``str`` never show it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -76,6 +77,11 @@ class Settings:
     # main process fetches and writes. None: one per core (a single core: none); 0: all
     # in the main process.
     workers: int | None = None
+    # `mcwatch run` serves /metrics (Prometheus) and /healthz on this port; None: off.
+    metrics_port: int | None = None
+    # Loopback by default: the metrics say how busy the watch is, which is nobody's
+    # business outside the machine. A container sets 0.0.0.0 (its own network).
+    metrics_host: str = "127.0.0.1"
 
     @property
     def console_mode(self) -> bool:
@@ -150,6 +156,34 @@ def _parse_api_url(value: str, name: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
     return value
+
+
+def _parse_port(value: str, name: str) -> int:
+    number = _parse_int(value, name, minimum=1)
+    if number > 65535:
+        raise SettingsError(f"{name} must be a TCP port from 1 to 65535, got {number}")
+    return number
+
+
+# RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def _parse_host(value: str, name: str) -> str:
+    value = value.strip()
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        if not _HOSTNAME.match(value):
+            raise SettingsError(
+                f"{name} must be an IP address or a host name such as 127.0.0.1 or "
+                f"0.0.0.0, got {value!r}"
+            ) from None
+        return value
+    return value.strip("[]")
 
 
 def _read_toml(path_text: str, cwd: Path) -> dict[str, str]:
@@ -231,6 +265,10 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         values["backlog_days"] = _parse_int(v, "MCWATCH_BACKLOG_DAYS", minimum=0)
     if (v := get("WORKERS")) is not None:
         values["workers"] = _parse_int(v, "MCWATCH_WORKERS", minimum=0)
+    if (v := get("METRICS_PORT")) is not None:
+        values["metrics_port"] = _parse_port(v, "MCWATCH_METRICS_PORT")
+    if (v := get("METRICS_HOST")) is not None:
+        values["metrics_host"] = _parse_host(v, "MCWATCH_METRICS_HOST")
     if (v := get("LOG_LEVEL")) is not None:
         level = v.strip().upper()
         if level not in _LOG_LEVELS:

@@ -268,3 +268,27 @@ def queue_depth(session: Session) -> int:
 def count_by_status(session: Session) -> dict[str, int]:
     rows = session.exec(select(Delivery.status, func.count()).group_by(col(Delivery.status))).all()
     return {status: int(n) for status, n in rows}
+
+
+def oldest_due(session: Session, now: datetime) -> datetime | None:
+    """Since when the alert waiting longest has been due (None: no alert is due).
+
+    The rows ``lease_deliveries`` would take: queued and due, or left ``sending`` by a
+    sender whose lease expired, for an active and unpaused subscriber. Alerts held for
+    quiet hours or a /pause are not due, so they do not age the queue.
+    """
+    due = or_(
+        and_(col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now),
+        and_(col(Delivery.status) == "sending", col(Delivery.leased_until) < now),
+    )
+    oldest: datetime | None = session.exec(
+        select(func.min(Delivery.next_attempt_at))
+        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
+        .where(
+            due,
+            col(Delivery.kind) == "alert",
+            col(Subscriber.active),
+            col(Subscriber.paused).is_(False),
+        )
+    ).one()
+    return oldest

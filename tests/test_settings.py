@@ -19,6 +19,8 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
     assert settings.timezone == "Africa/Bamako"
     assert settings.digest_time == time(7, 30)
     assert settings.delivery_lease == 120
+    assert settings.metrics_port is None  # no server unless asked for
+    assert settings.metrics_host == "127.0.0.1"
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,11 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
         ("MCWATCH_LOG_LEVEL", "chatty", "MCWATCH_LOG_LEVEL must be one of"),
         ("MCWATCH_DATABASE_URL", "mysql://x", "MCWATCH_DATABASE_URL must be an SQLAlchemy URL"),
         ("MCWATCH_TELEGRAM_API_URL", "ftp://x", "MCWATCH_TELEGRAM_API_URL must be an http(s)"),
+        ("MCWATCH_METRICS_PORT", "http", "MCWATCH_METRICS_PORT must be a whole number"),
+        ("MCWATCH_METRICS_PORT", "0", "MCWATCH_METRICS_PORT must be at least 1"),
+        ("MCWATCH_METRICS_PORT", "70000", "MCWATCH_METRICS_PORT must be a TCP port from 1"),
+        ("MCWATCH_METRICS_HOST", "my host", "MCWATCH_METRICS_HOST must be an IP address"),
+        ("MCWATCH_METRICS_HOST", "-bad.example", "MCWATCH_METRICS_HOST must be an IP address"),
     ],
     ids=lambda v: str(v)[:30],
 )
@@ -82,3 +89,22 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 def test_bare_postgresql_url_uses_psycopg(tmp_path: Path) -> None:
     settings = load_settings({"MCWATCH_DATABASE_URL": "postgresql://u@h/db"}, tmp_path)
     assert settings.database_url == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("port", "host", "expected"),
+    [
+        ("9795", "0.0.0.0", (9795, "0.0.0.0")),
+        (" 9795 ", "[::1]", (9795, "::1")),
+        ("65535", "metrics.internal", (65535, "metrics.internal")),
+    ],
+)
+def test_metrics_port_and_host(tmp_path: Path, port: str, host: str, expected: object) -> None:
+    settings = load_settings({"MCWATCH_METRICS_PORT": port, "MCWATCH_METRICS_HOST": host}, tmp_path)
+    assert (settings.metrics_port, settings.metrics_host) == expected
+
+
+def test_a_bad_metrics_port_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"MCWATCH_METRICS_PORT": "9795/tcp"}, tmp_path)
+    assert str(caught.value) == "MCWATCH_METRICS_PORT must be a whole number, got '9795/tcp'"

@@ -23,8 +23,8 @@ from store.db import make_engine
 from store.migrate import HEAD_REVISION, head_revision, is_current, is_ready, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
-LIBRARIES = ("telegram", "sqlalchemy", "sqlmodel", "alembic", "matplotlib")
-NEVER_FOR_A_READ = ("telegram", "matplotlib", "alembic", "bot.seeds")
+LIBRARIES = ("telegram", "sqlalchemy", "sqlmodel", "alembic", "matplotlib", "prometheus_client")
+NEVER_FOR_A_READ = ("telegram", "matplotlib", "alembic", "bot.seeds", "prometheus_client")
 TEXT = "La Chine et le Mali signent un accord"
 
 # Runs the console script's main in a fresh interpreter, then prints, as its last line,

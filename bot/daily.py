@@ -62,9 +62,7 @@ def plan_digest(
     zone = ZoneInfo(timezone or deps.settings.timezone)
     day = end.astimezone(zone).date()
     with transaction(deps.engine) as session:
-        stories = digests.stories_between(
-            session, subscriber_id, start, end, deps.settings.backlog
-        )
+        stories = digests.stories_between(session, subscriber_id, start, end, deps.settings.backlog)
         listed = topics.list_topics(session)
         days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
         counts = digests.daily_story_counts(session, days, zone) if stories else {}
@@ -118,6 +116,8 @@ async def _send_part(deps: Deps, chat_id: int, send: Callable[[], Awaitable[obje
             await send()
             return
         except RetryLater as exc:
+            if not exc.backoff:  # a 429: Telegram's own retry_after
+                deps.metrics.throttled()
             if exc.backoff or exc.retry_after > INLINE_WAIT or attempt == INLINE_RETRIES:
                 raise
             deps.pacer.hold(chat_id, exc.retry_after)
@@ -165,6 +165,7 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
         if not plan.stories:
             status = "empty"  # like Google Alerts: no news, no message
         else:
+
             def delivered(parts: int, digest_id: int = digest.digest_id) -> None:
                 with transaction(deps.engine) as session:
                     digests.record_digest_part(session, digest_id, parts)
@@ -174,6 +175,8 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
                 sent.append(plan)
             except RetryLater as exc:
                 status, error = "queued", str(exc)
+                if not exc.backoff:  # a 429: that chat waits, as for an alert
+                    deps.pacer.hold(digest.chat_id, exc.retry_after)
                 delay = timedelta(seconds=exc.retry_after) * (
                     2 ** (digest.attempts - 1) if exc.backoff else 1
                 )
@@ -194,6 +197,7 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
                 error=error,
                 retry_at=retry_at,
             )
+        deps.metrics.digested(status)
         log.info(
             "digest %s",
             context(

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from bot.daily import digest_tick
 from bot.deps import Deps
+from bot.errors import McwatchError
 from bot.outbox import DeliverReport, deliver_pending
 from bot.pipeline import PollOutcome, poll
 from store import topics
-from store.db import transaction
+from store.db import database_failure, transaction
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -92,11 +93,25 @@ async def run_once(deps: Deps, application: Application | None) -> OnceReport:  
     return OnceReport(handled, polled, delivered, len(digested))
 
 
-async def _guarded(name: str, tick: Callable[[], Any]) -> None:
+async def _guarded(name: str, tick: Callable[[], Any], deps: Deps) -> None:
+    """Run one tick; whatever it meets, the scheduler goes on.
+
+    The world's failures (mcwatch's own errors, the database down) are one line each
+    tick, the traceback at DEBUG; anything else is a bug, logged with its traceback. A
+    tick cut short by the shutdown ends quietly: the next start asks the same question.
+    """
     try:
         await tick()
-    except Exception:  # a tick must never take the scheduler down; the bug is logged
-        log.exception("%s failed", name)
+    except asyncio.CancelledError:
+        log.info("%s interrupted by the shutdown", name)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, McwatchError) else None
+        reason = reason or database_failure(exc, deps.engine.url)
+        if reason is None:
+            log.exception("%s failed", name)
+            return
+        log.error("%s failed: %s", name, reason)
+        log.debug("the traceback of %s", name, exc_info=exc)
 
 
 async def run_forever(
@@ -104,7 +119,23 @@ async def run_forever(
     application: Application | None,  # type: ignore[type-arg]
     stop: asyncio.Event,
 ) -> None:
-    """The daemon: scheduler ticks plus Telegram long polling, until ``stop`` is set."""
+    """The daemon: scheduler ticks plus Telegram long polling, until ``stop`` is set;
+    with ``MCWATCH_METRICS_PORT``, ``/metrics`` and ``/healthz`` too (``bot.health``)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if deps.settings.metrics_port is not None:
+            # prometheus_client is imported here only: no other command pays for it.
+            from bot.health import serve_metrics
+
+            # Listening before the first tick, so that the first poll is counted.
+            await stack.enter_async_context(serve_metrics(deps))
+        await _run_ticks(deps, application, stop)
+
+
+async def _run_ticks(
+    deps: Deps,
+    application: Application | None,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # `run` only, not --once
 
     scheduler = AsyncIOScheduler(timezone="UTC")
@@ -112,7 +143,7 @@ async def run_forever(
     scheduler.add_job(
         _guarded,
         "interval",
-        args=("poll_tick", lambda: poll_tick(deps)),
+        args=("poll_tick", lambda: poll_tick(deps), deps),
         seconds=POLL_TICK_SECONDS,
         id="poll",
         next_run_time=deps.clock.now(),
@@ -121,7 +152,7 @@ async def run_forever(
     scheduler.add_job(
         _guarded,
         "interval",
-        args=("deliver_tick", lambda: deliver_tick(deps)),
+        args=("deliver_tick", lambda: deliver_tick(deps), deps),
         seconds=DELIVER_TICK_SECONDS,
         id="deliver",
         **common,
@@ -129,7 +160,7 @@ async def run_forever(
     scheduler.add_job(
         _guarded,
         "interval",
-        args=("digest_tick", lambda: digest_tick(deps)),
+        args=("digest_tick", lambda: digest_tick(deps), deps),
         seconds=DIGEST_TICK_SECONDS,
         id="digest",
         **common,

@@ -110,5 +110,13 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
 
 
 def context(**fields: object) -> str:
-    """Render bound context as ``key=value`` pairs for a log line."""
-    return " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
+    """Render bound context as ``key=value`` pairs for a log line; a value with spaces
+    (a feed's name) is quoted, so the pairs stay apart."""
+    return " ".join(
+        f"{key}={_value(value)}" for key, value in fields.items() if value is not None
+    )
+
+
+def _value(value: object) -> str:
+    text = str(value)
+    return f'"{text}"' if not text or any(c.isspace() for c in text) else text

@@ -118,6 +118,8 @@ async def _send(deps: Deps, alert: Alert, *, plain: bool = False) -> SendReceipt
                 alert.chat_id, render_alert(alert, plain=plain), html_mode=not plain
             )
         except RetryLater as exc:
+            if not exc.backoff:  # a 429: Telegram's own retry_after
+                deps.metrics.throttled()
             if exc.backoff or exc.retry_after > MAX_INLINE_WAIT or attempt == MAX_INLINE_RETRIES:
                 raise
             deps.pacer.hold(alert.chat_id, exc.retry_after)
@@ -184,6 +186,7 @@ async def deliver_one(
         with transaction(deps.engine) as session:
             deliveries.mark_sent(session, alert.delivery_id, deps.clock.now(), receipt.message_id)
         report.sent += 1
+    deps.metrics.delivered(outcome)
     log.info(
         "delivery %s", context(delivery_id=alert.delivery_id, chat_id=alert.chat_id, status=outcome)
     )
@@ -201,8 +204,11 @@ async def deliver_edits(deps: Deps, report: DeliverReport) -> None:
         try:
             await deps.sender.edit(alert.chat_id, alert.message_id, render_alert(alert))
             report.edited += 1
-        except RetryLater:
+        except RetryLater as exc:
             outcome = "retry"
+            if not exc.backoff:  # a 429: that chat waits, as for an alert
+                deps.metrics.throttled()
+                deps.pacer.hold(alert.chat_id, exc.retry_after)
             with transaction(deps.engine) as session:
                 deliveries.reflag_edit(session, alert.delivery_id)
         except RecipientBlocked:

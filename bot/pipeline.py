@@ -60,6 +60,7 @@ class PollOutcome:
     matched: int = 0
     queued: int = 0
     error: str | None = None
+    name: str = ""  # the feed's name: outcomes name feeds, not numbers
 
 
 def load_matcher(deps: Deps) -> Matcher:
@@ -119,8 +120,17 @@ async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOut
             log.exception("poll %s", context(status="internal-error", batch=len(batch)))
             return [await ingest(deps, feed, result, matcher, store_lock) for feed, result in batch]
         for outcome in outcomes:
-            log.info("poll %s", context(feed_id=outcome.feed_id, status=outcome.status))
+            log.info(
+                "poll %s",
+                context(
+                    feed=outcome.name or outcome.url, id=outcome.feed_id, status=outcome.status
+                ),
+            )
         return outcomes
+
+    def counted(outcome: PollOutcome) -> PollOutcome:
+        deps.metrics.polled(outcome.status, outcome.new_items, outcome.matched, outcome.queued)
+        return outcome
 
     try:
         # Tasks made in the order due (as_completed would start bare coroutines in set
@@ -129,15 +139,15 @@ async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOut
         for next_done in asyncio.as_completed(tasks):
             done = await next_done
             if isinstance(done, PollOutcome):
-                yield done
+                yield counted(done)
                 continue
             unchanged.append(done)
             if len(unchanged) >= UNCHANGED_BATCH:
                 for outcome in await flush():
-                    yield outcome
+                    yield counted(outcome)
         if unchanged:
             for outcome in await flush():
-                yield outcome
+                yield counted(outcome)
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -211,15 +221,16 @@ async def ingest(
             # A bug met by one feed (its transaction rolled back) must not end the poll of
             # every other feed, nor fail again unseen at every tick: it is logged with its
             # traceback and becomes this feed's health record, backing off like any error.
-            log.exception("poll %s", context(feed_id=feed.id, status="internal-error"))
-            reason = f"internal error ({type(exc).__name__}), see the log"
-            outcome = await asyncio.to_thread(
-                store_outcome, deps, feed, result, None, reason, now
+            log.exception(
+                "poll %s", context(feed=feed.name or feed.url, id=feed.id, status="internal-error")
             )
+            reason = f"internal error ({type(exc).__name__}), see the log"
+            outcome = await asyncio.to_thread(store_outcome, deps, feed, result, None, reason, now)
     log.info(
         "poll %s",
         context(
-            feed_id=feed.id,
+            feed=feed.name or feed.url,
+            id=feed.id,
             status=outcome.status,
             new=outcome.new_items,
             matched=outcome.matched,
@@ -259,7 +270,7 @@ def store_unchanged(
                 )
             )
         feeds.record_unchanged(session, records, now=now)
-    return [PollOutcome(feed.id, feed.url, "not-modified") for feed, _ in batch]
+    return [PollOutcome(feed.id, feed.url, "not-modified", name=feed.name) for feed, _ in batch]
 
 
 def store_items(
@@ -385,7 +396,7 @@ def _store_outcome(
                     now, interval, failed, failures=failures, jitter=deps.jitter()
                 ),
             )
-            return PollOutcome(feed.id, feed.url, "error", error=error)
+            return PollOutcome(feed.id, feed.url, "error", error=error, name=feed.name)
         new_count = matched_count = queued = 0
         entries = 0
         parsed = prepared.feed if prepared is not None else None
@@ -427,4 +438,6 @@ def _store_outcome(
             new_url=result.permanent_url,
         )
         status = "not-modified" if result.not_modified else "ok"
-        return PollOutcome(feed.id, feed.url, status, entries, new_count, matched_count, queued)
+        return PollOutcome(
+            feed.id, feed.url, status, entries, new_count, matched_count, queued, name=feed.name
+        )

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# Row ids are INTEGER columns: 32 bits on PostgreSQL (SQLite takes 64). A number beyond
+# names no row, and is refused before it reaches a driver that would raise on it.
+MAX_ROW_ID = 2**31 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class FeedRef:
@@ -20,6 +24,7 @@ class FeedRef:
     etag: str | None = None
     last_modified: str | None = None
     language: str | None = None
+    name: str = ""  # how messages and logs name the feed
 
 
 @dataclass(frozen=True, slots=True)

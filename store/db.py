@@ -135,6 +135,20 @@ _DIAGNOSES: tuple[tuple[str, str], ...] = (
 )
 
 
+@contextmanager
+def database_errors(url: str | URL) -> Iterator[None]:
+    """Turn the driver's failures into a StoreError of one line (``describe``)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(describe_database_error(exc, url)) from exc
+
+
+def database_failure(exc: BaseException, url: str | URL) -> str | None:
+    """The one line for ``exc`` if it is a database failure, else None."""
+    return describe_database_error(exc, url) if isinstance(exc, SQLAlchemyError) else None
+
+
 def describe_database_error(exc: SQLAlchemyError, url: str | URL) -> str:
     """One line for a database failure, naming the database and what to do.
 

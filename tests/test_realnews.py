@@ -208,7 +208,8 @@ def rss(entries: list[tuple[str, str, str, datetime]]) -> bytes:
     ).encode()
 
 
-@pytest.mark.parametrize(("backlog", "queued"), [(None, 1), ("0", 2)])
+# Two readers: chat 42, and the terminal (console mode's subscriber, registered by poll).
+@pytest.mark.parametrize(("backlog", "queued"), [(None, 2), ("0", 4)])
 def test_the_backlog_is_stored_and_searchable_but_never_alerted(
     env: Path,
     feed_server: FeedServer,

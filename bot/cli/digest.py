@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import MAX_ID, fail
+from bot.cli.output import MAX_CHAT_ID, fail
 from bot.cli.run import connected
 from bot.cli.runtime import Runtime
 
@@ -20,8 +20,8 @@ def digest(
         int | None,
         typer.Option(
             "--chat",
-            min=-MAX_ID,
-            max=MAX_ID,
+            min=-MAX_CHAT_ID,
+            max=MAX_CHAT_ID,
             help="Only this subscriber's chat id, now, whether due or not.",
         ),
     ] = None,

@@ -16,7 +16,6 @@ that was never imported, and the error path should not import one.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from dataclasses import dataclass
 
@@ -43,7 +42,7 @@ def explain(exc: BaseException) -> Failure:
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         return explain(exc.exceptions[0])
     failure = _explain(exc)
-    text = " ".join(redact(failure.message, _secrets()).split())
+    text = " ".join(redact(failure.message, known_secrets()).split())
     return Failure(text, failure.code)
 
 
@@ -91,18 +90,13 @@ def _telegram(exc: BaseException) -> Failure | None:
 def _database(exc: BaseException) -> Failure | None:
     if "sqlalchemy" not in sys.modules:
         return None
-    from sqlalchemy.exc import SQLAlchemyError
+    from bot.cli.runtime import Runtime
+    from store.db import database_failure
 
-    if not isinstance(exc, SQLAlchemyError):
-        return None
-    from store.db import describe_database_error
-
-    url = os.environ.get("MCWATCH_DATABASE_URL") or "sqlite:///data/mcwatch.db"
-    try:
-        message = describe_database_error(exc, url)
-    except Exception:  # an unparsable URL was refused before; be safe
-        message = f"the database failed: {_first_line(exc)}"
-    return Failure(f"error: {message}", FAILURE)
+    runtime = Runtime.current
+    url = runtime.settings.database_url if runtime else "sqlite:///data/mcwatch.db"
+    message = database_failure(exc, url)
+    return Failure(f"error: {message}", FAILURE) if message is not None else None
 
 
 def _migrations(exc: BaseException) -> Failure | None:
@@ -135,11 +129,6 @@ def _network(exc: BaseException) -> Failure | None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _secrets() -> tuple[str, ...]:
-    token = os.environ.get("MCWATCH_TELEGRAM_TOKEN", "").strip()
-    return (*known_secrets(), token) if token else known_secrets()
 
 
 def report(exc: BaseException) -> Failure:

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import MAX_ID, emit_json, table
+from bot.cli.output import emit_json, table
 from bot.cli.runtime import Runtime, parse_since
+from bot.types import MAX_ROW_ID
 
 if TYPE_CHECKING:
     from bot.dedupe import Fingerprint
@@ -49,7 +50,7 @@ def list_command(
 @app.command("show")
 def show(
     item_id: Annotated[
-        int, typer.Argument(help="The item's id (see items list).", min=1, max=MAX_ID)
+        int, typer.Argument(help="The item's id (see items list).", min=1, max=MAX_ROW_ID)
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:

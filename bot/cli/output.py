@@ -11,9 +11,9 @@ from typing import Any
 
 import typer
 
-# Ids are 64-bit integers in the database (and Telegram chat ids fit in them): a larger
-# number is refused as a usage error by the option itself, not by the driver.
-MAX_ID = 2**63 - 1
+# Telegram chat ids are 64-bit (BIGINT columns); row ids are MAX_ROW_ID (bot.types). A
+# larger number is refused as a usage error by the option itself, not by the driver.
+MAX_CHAT_ID = 2**63 - 1
 
 
 def _default(value: Any) -> Any:

@@ -7,13 +7,13 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import MAX_ID, emit_json, show_progress, table
+from bot.cli.output import emit_json, show_progress, table
 from bot.cli.runtime import CONSOLE_CHAT_ID, Runtime
+from bot.types import MAX_ROW_ID
 
 if TYPE_CHECKING:
     import asyncio
@@ -100,38 +100,28 @@ def run(
 
 def summary(runtime: Runtime, application: Application | None) -> str:  # type: ignore[type-arg]
     """The one line `run` starts with: database, mode, topics, feeds, bot, next poll."""
-    from sqlalchemy import func
-    from sqlmodel import select
-
     from store.db import transaction, where
-    from store.models import Feed, Topic
+    from store.status import overview
 
     with transaction(runtime.engine) as session:
-        topics = session.exec(select(func.count()).where(Topic.enabled)).one()
-        feeds = session.exec(select(func.count()).where(Feed.enabled)).one()
-        next_at = session.exec(select(func.min(Feed.next_poll_at)).where(Feed.enabled)).one()
+        watch = overview(session)
     if application is None:
         mode = "console mode (no MCWATCH_TELEGRAM_TOKEN: alerts are printed here)"
     else:
         mode = f"Telegram mode as @{application.bot.username}"
     now = runtime.clock.now()
-    if not feeds:
+    if not watch.feeds_enabled:
         upcoming = "no feed to poll (mcwatch feeds add URL)"
-    elif next_at is None or _aware(next_at) <= now:
+    elif watch.next_poll_at is None or watch.next_poll_at <= now:
         upcoming = "next poll now"
     else:
-        minutes = max(1, round((_aware(next_at) - now).total_seconds() / 60))
+        minutes = max(1, round((watch.next_poll_at - now).total_seconds() / 60))
         upcoming = f"next poll in {minutes} min"
     backend = runtime.engine.url.get_backend_name()
     return (
         f"mcwatch: database {where(runtime.engine.url)} ({backend}), {mode}, "
-        f"{topics} topics, {feeds} feeds enabled, {upcoming}"
+        f"{watch.topics_enabled} topics, {watch.feeds_enabled} feeds enabled, {upcoming}"
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; mcwatch stores UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def _run(runtime: Runtime, once: bool) -> None:
@@ -192,7 +182,7 @@ def poll(
         bool, typer.Option("--all", help="Poll every enabled feed now, ignoring schedules.")
     ] = False,
     feed: Annotated[
-        int | None, typer.Option("--feed", min=1, max=MAX_ID, help="Poll only this feed id.")
+        int | None, typer.Option("--feed", min=1, max=MAX_ROW_ID, help="Poll only this feed id.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
@@ -201,30 +191,20 @@ def poll(
 
     runtime = Runtime.load()
     outcomes = asyncio.run(_poll(runtime, all_feeds, feed))
-    names = feed_names(runtime.engine)
     if as_json:
-        emit_json([{**asdict(o), "name": names.get(o.feed_id, "")} for o in outcomes])
+        emit_json([asdict(o) for o in outcomes])
         return
     table(
         ["id", "feed", "status", "entries", "new", "matched", "queued", "error"],
-        [_row(o, names.get(o.feed_id) or o.url) for o in outcomes],
+        [_row(o) for o in outcomes],
     )
     if not outcomes:
         typer.echo("no feed is due (use --all to poll every feed now)", err=True)
 
 
-def _row(o: PollOutcome, name: str) -> list[object]:
+def _row(o: PollOutcome) -> list[object]:
+    name = o.name or o.url
     return [o.feed_id, name, o.status, o.entries, o.new_items, o.matched, o.queued, o.error]
-
-
-def feed_names(engine: Engine) -> dict[int, str]:
-    from sqlmodel import select
-
-    from store.db import transaction
-    from store.models import Feed
-
-    with transaction(engine) as session:
-        return {id_: name for id_, name in session.exec(select(Feed.id, Feed.name)) if id_}
 
 
 async def _poll(runtime: Runtime, all_feeds: bool, feed_id: int | None) -> list[PollOutcome]:

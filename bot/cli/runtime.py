@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from bot.clock import Clock, SystemClock
 
@@ -27,6 +27,8 @@ CONSOLE_CHAT_ID = 0  # the console "subscriber" that receives alerts when there 
 class Runtime:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    # The command's runtime, for the error line at the CLI's edge (bot.cli.failures).
+    current: ClassVar[Runtime | None] = None
 
     @classmethod
     def load(cls) -> Runtime:
@@ -36,21 +38,17 @@ class Runtime:
         settings = load_settings()
         secrets = (settings.telegram_token.reveal(),) if settings.telegram_token else ()
         setup_logging(settings.log_level, secrets)
-        return cls(settings)
+        Runtime.current = cls(settings)
+        return Runtime.current
 
     @cached_property
     def engine(self) -> Engine:
         """The database, migrated to the newest schema and seeded on first start."""
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from bot.errors import StoreError
-        from store.db import describe_database_error, make_engine
+        from store.db import database_errors, make_engine
 
         engine = make_engine(self.settings.database_url)
-        try:
+        with database_errors(engine.url):  # the first connection: most database troubles
             prepare(engine, self.clock)
-        except SQLAlchemyError as exc:  # the first connection: most database troubles
-            raise StoreError(describe_database_error(exc, engine.url)) from exc
         return engine
 
 

@@ -13,6 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bot.__main__ import main
 from bot.cli import app
 from tests.support.feed_server import FeedServer
 
@@ -219,6 +220,17 @@ def test_rules_eval_refuses_a_bad_file(env: Path, content: str, message: str) ->
     result = CliRunner().invoke(app, ["rules", "eval", "bad.yaml"])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_rules_eval_of_a_latin_1_file_is_one_line(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (env / "labels.yaml").write_bytes("- id: a\n  title: Sécurité\n".encode("latin-1"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["rules", "eval", "labels.yaml"])
+    out, err = capsys.readouterr()
+    assert (exit_.value.code, out) == (1, "")
+    assert err == "mcwatch: error: labels.yaml: not UTF-8 text (save it as UTF-8)\n"
 
 
 DEMO_THEN_CHECK = """

@@ -292,7 +292,8 @@ def test_feeds_check_of_a_page_names_the_feed_it_announces(
     run = mcwatch("feeds", "check", feed_server.url("/"))
     assert run.code == 1
     assert run.err.splitlines()[-1] == (
-        f"mcwatch: error: an HTML page, not a feed; the page announces {feed_server.url('/rss')}"
+        f"mcwatch: error: {feed_server.url('/')}: an HTML page, not a feed; "
+        f"the page announces {feed_server.url('/rss')}"
     )
 
 

@@ -216,8 +216,8 @@ def enable(feed_id: FeedId) -> None:
 
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
-        store_feeds.set_feed_enabled(session, feed_id, True, runtime.clock.now())
-    typer.echo(f"enabled feed {feed_id}")
+        feed = store_feeds.set_feed_enabled(session, feed_id, True, runtime.clock.now())
+    typer.echo(f"enabled feed {feed_id}: {feed.name}")
 
 
 @app.command("disable")
@@ -228,8 +228,8 @@ def disable(feed_id: FeedId) -> None:
 
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
-        store_feeds.set_feed_enabled(session, feed_id, False, runtime.clock.now())
-    typer.echo(f"disabled feed {feed_id}")
+        feed = store_feeds.set_feed_enabled(session, feed_id, False, runtime.clock.now())
+    typer.echo(f"disabled feed {feed_id}: {feed.name}")
 
 
 def feed_status(feed: Feed) -> str:
@@ -280,12 +280,16 @@ def import_command(
     A feed exported disabled (or commented out) is added disabled.
     """
     from bot.discover import feed_url_problem
+    from bot.errors import ParseError
     from bot.opml import parse_opml
     from store import feeds as store_feeds
     from store.db import transaction
     from store.feeds import NewFeed
 
-    found = parse_opml(file.read_bytes())
+    try:
+        found = parse_opml(file.read_bytes())
+    except ParseError as exc:
+        raise fail(f"{file}: {exc}") from None
     runtime = Runtime.load()
     added = disabled = watched = invalid = 0
     with transaction(runtime.engine) as session:
@@ -378,7 +382,7 @@ def check(
             ],
         )
     if report["error"]:
-        raise fail(report["error"])
+        raise fail(f"{url}: {report['error']}")
 
 
 async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:

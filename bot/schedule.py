@@ -53,7 +53,7 @@ def next_poll_at(
     """``jitter`` in [-1, 1] is supplied by the caller (random in production)."""
     interval = max(interval, MIN_INTERVAL)
     if result.error is not None:
-        delay = min(interval * (2 ** max(0, failures - 1)), MAX_BACKOFF)
+        delay = min(interval * (1 << max(0, failures - 1)), MAX_BACKOFF)  # 2**n, an int
     else:
         delay = interval
         hints = [result.max_age]

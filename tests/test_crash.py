@@ -169,9 +169,12 @@ def keys_of(messages: list[SentMessage]) -> list[Key]:
     return keys
 
 
+@pytest.mark.slow
 def test_killed_ten_times_mid_fanout_loses_nothing(
     database_url: str, stand_in: BotApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Slow (about 15 s a database): ten real `mcwatch deliver` processes, each started,
+    killed with SIGKILL mid-send and restarted — a crash can only be shown by crashing."""
     engine = make_engine(database_url)
     upgrade(engine)
     clock = FixedClock(SystemClock().now())  # due now for the real clock of the processes

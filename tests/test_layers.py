@@ -79,3 +79,17 @@ def test_sql_lives_in_store() -> None:
         if sql_names(path)
     }
     assert offenders == {}
+
+
+def test_every_pure_module_is_type_checked_strictly() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    assert config["strict"] is True
+    checked = config["files"]
+    missing = [
+        module
+        for module in PURE
+        if module not in checked and not any(module.startswith(f"{f}/") for f in checked)
+    ]
+    assert missing == []

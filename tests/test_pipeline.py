@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, event
 
 from bot.clock import FixedClock
@@ -240,6 +241,7 @@ def test_control_characters_never_reach_the_database(engine: Engine, feed_server
     assert item.title == "Sécurité : Bamako et Pékin"
 
 
+@pytest.mark.internal_error_expected
 def test_a_bug_met_by_one_feed_is_its_health_record_and_the_others_go_on(
     engine: Engine, feed_server, monkeypatch, caplog
 ) -> None:  # type: ignore[no-untyped-def]
@@ -270,6 +272,7 @@ def test_a_bug_met_by_one_feed_is_its_health_record_and_the_others_go_on(
         assert items.count_items(session) == 1  # the poison feed's batch rolled back
 
 
+@pytest.mark.internal_error_expected
 def test_a_bug_in_the_batch_of_304s_falls_back_to_one_feed_at_a_time(
     engine: Engine, feed_server, monkeypatch, caplog
 ) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ page announce? Pure: strings and bytes in, values out.
   port, or None. The one check behind ``feeds add``, ``feeds check``, OPML import and the
   seed feeds, so all four accept and refuse the same URLs.
 - ``announced_feeds(body, page_url)``: the feeds an HTML page announces with
-  ``<link rel="alternate" type="application/rss+xml" href="…">`` (or Atom, or RSS 1.0),
+  ``<link rel="alternate" type="application/rss+xml" href="…">`` (or Atom, RSS 1.0, JSON Feed),
   resolved against the page's URL (or its ``<base href>``), in document order — what
   Feedly and miniflux subscribe to when given a site's address instead of its feed.
 """
@@ -22,9 +22,11 @@ SCHEMES = ("http", "https")
 # RFC 9110 §4.1 asks senders and recipients to support URIs of at least 8,000 octets;
 # longer ones are refused by many servers, and no feed URL needs them.
 MAX_URL_LENGTH = 8000
-# The media types of the feeds feedparser reads. JSON Feed (application/feed+json) is
-# left out: feedparser does not read it, so mcwatch could not poll it.
-FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
+# The media types of the feeds bot.parse reads. Plain application/json is left out:
+# WordPress announces its REST API with rel="alternate" type="application/json".
+FEED_TYPES = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
+)
 
 # A DNS label (RFC 1123 §2.1 letters, digits, hyphens; underscores occur in real host
 # names and every HTTP client accepts them).

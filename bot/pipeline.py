@@ -205,11 +205,17 @@ async def ingest(
         # in a worker process when the poll has a pool (see bot/prepare.py).
         if pool is not None:
             prepared = await asyncio.get_running_loop().run_in_executor(
-                pool, prepare_in_worker, result.body, result.url, feed.language, now
+                pool,
+                prepare_in_worker,
+                result.body,
+                result.url,
+                feed.language,
+                now,
+                result.content_type,
             )
         else:
             prepared = await asyncio.to_thread(
-                prepare, result.body, result.url, feed.language, now, matcher
+                prepare, result.body, result.url, feed.language, now, matcher, result.content_type
             )
         error = prepared.error
     async with store_lock or asyncio.Lock():

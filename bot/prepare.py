@@ -42,10 +42,17 @@ class Prepared:
 
 
 def prepare(
-    body: bytes, url: str, feed_language: str | None, now: datetime, matcher: Matcher
+    body: bytes,
+    url: str,
+    feed_language: str | None,
+    now: datetime,
+    matcher: Matcher,
+    content_type: str | None = None,
 ) -> Prepared:
+    """``content_type``: the server's Content-Type (``FetchResult.content_type``), which
+    the parser reads to tell a JSON Feed from an XML one."""
     try:
-        parsed = parse_feed(body, url=url)
+        parsed = parse_feed(body, url=url, content_type=content_type)
     except ParseError as exc:
         return Prepared(str(exc), None, 0, (), ())
     unique: dict[str, Item] = {}
@@ -73,7 +80,11 @@ def start_worker(rules: Sequence[TopicRule], lexicon: dict[str, Any]) -> None:
 
 
 def prepare_in_worker(
-    body: bytes, url: str, feed_language: str | None, now: datetime
+    body: bytes,
+    url: str,
+    feed_language: str | None,
+    now: datetime,
+    content_type: str | None = None,
 ) -> Prepared:
     assert _worker_matcher is not None, "start_worker was not run in this process"
-    return prepare(body, url, feed_language, now, _worker_matcher)
+    return prepare(body, url, feed_language, now, _worker_matcher, content_type)

@@ -423,8 +423,13 @@ PAGE_URL = "https://www.example.org/actualites/mali.html"
             id="each feed once, without fragment, never the page itself",
         ),
         pytest.param(
+            ['<link rel="alternate" type="application/feed+json" href="/feed.json">'],
+            ["https://www.example.org/feed.json"],
+            id="a JSON Feed",
+        ),
+        pytest.param(
             [
-                '<link rel="alternate" type="application/feed+json" href="/feed.json">',
+                '<link rel="alternate" type="application/json" href="/wp-json/wp/v2/posts/1">',
                 '<link rel="alternate" hreflang="en" href="/en/">',
                 '<link rel="stylesheet" type="application/rss+xml" href="/odd">',
                 rss_link("javascript:void(0)"),
@@ -433,7 +438,7 @@ PAGE_URL = "https://www.example.org/actualites/mali.html"
                 rss_link("http://bad host/rss"),
             ],
             [],
-            id="JSON Feed, translations, other rels, non-http and broken hrefs are not feeds",
+            id="REST API JSON, translations, other rels, non-http and broken hrefs: not feeds",
         ),
         pytest.param(
             [rss_link("/rss?a=1&amp;b=2")],

@@ -67,6 +67,12 @@ HOSTILE = [
     ),
     pytest.param("/busy", {"body": b"", "status": 503, "headers": {"Retry-After": "3600"}},
                  "HTTP 503 Service Unavailable", id="busy with Retry-After"),
+    pytest.param("/api.json", {"body": b'{"status": "ok", "data": []}',
+                               "content_type": "application/json"},
+                 "not a feed (JSON without a JSON Feed version)", id="JSON that is not a feed"),
+    pytest.param("/deep.json", {"body": b"[" * 100_000 + b"]" * 100_000,
+                                "content_type": "application/feed+json"},
+                 "not a feed (JSON nested too deeply)", id="JSON nested 100,000 deep"),
 ]
 
 

@@ -133,3 +133,25 @@ def test_a_date_before_web_feeds_is_no_date() -> None:
     )
     [entry] = parse_feed(body).entries
     assert entry.published is None  # normalise then uses the time first seen
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "application/rss+xml; charset=utf-8",
+        "text/xml",
+        "text/html; charset=utf-8",
+        "application/xml; charset=utf-8",
+        "application/json",
+    ],
+)
+def test_the_content_type_never_changes_how_an_xml_feed_reads(content_type: str | None) -> None:
+    """The XML declaration decides the encoding, as it did before the Content-Type was
+    read: given to feedparser, text/xml without a charset would mean US-ASCII (RFC 3023),
+    and a server's charset would override a correct declaration. An XML body is read as
+    XML whatever the server calls it; the header only chooses for bodies that open like
+    JSON or like nothing (tests/test_jsonfeed.py)."""
+    body = RSS.format(enc="ISO-8859-1", title="Sécurité à Bamako").encode("latin-1")
+    assert parse_feed(body, content_type=content_type) == parse_feed(body)
+    assert parse_feed(body, content_type=content_type).entries[0].title == "Sécurité à Bamako"

@@ -162,7 +162,8 @@ async def find_feed(runtime: Runtime, url: str) -> FoundFeed:
         if result.error:
             return FoundFeed(url, error=result.error)
         try:
-            return FoundFeed(url, title=_name(parse_feed(result.body, url=result.url).title))
+            parsed = parse_feed(result.body, url=result.url, content_type=result.content_type)
+            return FoundFeed(url, title=_name(parsed.title))
         except ParseError as exc:
             links = await _announced(result)
             if not links:
@@ -172,7 +173,7 @@ async def find_feed(runtime: Runtime, url: str) -> FoundFeed:
         if feed.error:
             return FoundFeed(chosen, others=others, error=feed.error)
         try:
-            title = parse_feed(feed.body, url=feed.url).title
+            title = parse_feed(feed.body, url=feed.url, content_type=feed.content_type).title
         except ParseError as exc:
             raise ParseError(f"the page announces {chosen}, which is not a feed: {exc}") from None
         return FoundFeed(chosen, title=_name(title), others=others)
@@ -408,7 +409,7 @@ async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
     if result.error:
         return report
     try:
-        parsed = parse_feed(result.body, url=result.url)
+        parsed = parse_feed(result.body, url=result.url, content_type=result.content_type)
     except ParseError as exc:
         from bot.discover import announced_feeds
 

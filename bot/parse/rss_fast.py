@@ -4,14 +4,15 @@ feedparser drives pure-Python handlers for every SAX event and costs more per it
 everything mcwatch does after it (match, story, store, queue). Most feeds mcwatch reads
 are plain RSS 2.0 (WordPress, Google News, agency wires): expat's C tree builder reads
 them some 70 times faster, the whole parse here about 6 times. ``parse_rss`` reads those
-and gives *exactly* what ``bot.parse.parse_with_feedparser`` gives for the same bytes
-(tests/test_parse_fast.py checks it on written and generated feeds). Anything it is not
+and gives *exactly* the ``ParsedFeed`` that ``bot.parse.feedparser_backend`` gives for the
+same bytes (tests/test_parse_fast.py checks it on written and generated feeds). Anything it is not
 sure of — another format, malformed XML, an undeclared entity, an element feedparser
 would map onto a field mcwatch reads, a duplicate, ``xml:base`` or ``xml:lang`` —
 returns None, and feedparser reads the feed as before. Being fast never changes what a feed says.
 
 To stay identical it reuses feedparser's own pieces: its namespace table, date parser,
-URI join and Windows-1252 table (feedparser is pinned below 7 in pyproject).
+URI join and Windows-1252 table (feedparser is pinned below 7 in pyproject), and cleans
+fields with ``bot.parse.fields`` as the feedparser backend does.
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from contextlib import suppress
-from typing import Any
 
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import RE_XML_PI_ENCODING
 from feedparser.mixin import _cp1252, _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
-from bot.types import ParsedFeed
+from bot.parse.fields import (
+    clean_text,
+    from_struct_time,
+    language_code,
+    positive_int,
+    update_period_seconds,
+)
+from bot.types import ParsedFeed, RawEntry
 
 # feedparser's table of namespace URIs → prefixes, matched case-insensitively as it does.
 _PREFIXES: dict[str, str] = {
@@ -84,7 +91,7 @@ class _Unsure(Exception):
 def parse_rss(body: bytes, *, url: str = "") -> ParsedFeed | None:
     """Well-formed RSS 2.0 → ParsedFeed, as feedparser would give it; else None.
 
-    ``body`` must already be neutralised (``bot.parse.neutralise``: no DOCTYPE).
+    ``body`` must already be neutralised (``bot.parse.guard.neutralise``: no DOCTYPE).
     """
     declared = _DECLARATION.match(body)
     if _feedparser_encoding(body) != (declared.group(1) if declared else None):
@@ -158,8 +165,6 @@ def _value(element: ET.Element, base: str | None = None) -> str:
 
 
 def _read(root: ET.Element, base: str) -> ParsedFeed:
-    from bot.parse import to_parsed_feed  # parse imports this module
-
     if _name(root.tag) != "rss":
         raise _Unsure("not RSS")
     _check_attributes(root)
@@ -168,12 +173,12 @@ def _read(root: ET.Element, base: str) -> ParsedFeed:
         raise _Unsure("not one channel")
     channel = channels[0]
     _check_attributes(channel)
-    feed: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
+    feed: dict[str, str] = {}
+    items: list[ET.Element] = []
     for child in channel:
         name = _name(child.tag)
         if name == "item":
-            entries.append(_item(child, base))
+            items.append(child)
             continue
         _check_channel_subtree(child)
         if name in ("title", "language", "ttl", "sy:updateperiod", "sy:updatefrequency"):
@@ -183,7 +188,17 @@ def _read(root: ET.Element, base: str) -> ParsedFeed:
             feed[key] = _value(child)
         elif name in _CHANNEL_CLOBBERS:
             raise _Unsure(name)
-    return to_parsed_feed(feed, entries)
+    # An item's language is the channel's, which may come after the items.
+    language = language_code(feed.get("language"))
+    return ParsedFeed(
+        title=clean_text(feed.get("title")),
+        language=language,
+        entries=tuple(_item(item, base, language) for item in items),
+        ttl_minutes=positive_int(feed.get("ttl")),
+        update_period_seconds=update_period_seconds(
+            feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")
+        ),
+    )
 
 
 # What feedparser lets <image> and <textInput> hold before it stops reading them as such
@@ -212,7 +227,7 @@ def _check_channel_subtree(element: ET.Element) -> None:
             raise _Unsure(f"{name} inside {_name(element.tag)}")
 
 
-def _item(item: ET.Element, base: str) -> dict[str, Any]:
+def _item(item: ET.Element, base: str, language: str | None) -> RawEntry:
     _check_attributes(item)
     if item.attrib:
         raise _Unsure("item attributes")
@@ -230,35 +245,39 @@ def _item(item: ET.Element, base: str) -> dict[str, Any]:
             seen[name] = child
         elif name not in _INERT:
             raise _Unsure(name)
-    entry: dict[str, Any] = {}
+    guid = link = None
     if "guid" in seen:
-        guid = seen["guid"]
-        permalink = _attribute(guid.attrib, "ispermalink", "true") == "true"
-        value = _value(guid, base if permalink else None)
-        entry["id"] = value
+        element = seen["guid"]
+        permalink = _attribute(element.attrib, "ispermalink", "true") == "true"
+        guid = _value(element, base if permalink else None)
         if permalink:
-            entry["link"] = value
+            link = guid
     if "link" in seen:
         value = _value(seen["link"], base).replace("&amp;", "&")
-        entry["link"] = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
-    for name, key in (("title", "title"), ("description", "summary")):
-        if name in seen:
-            entry[key] = _value(seen[name])
+        link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
+    author = None
     authors = [seen[n] for n in ("author", "dc:creator") if n in seen]
     if authors:  # the later element wins, as in feedparser
-        entry["author"] = _value(max(authors, key=lambda e: list(item).index(e)))
-    if "content:encoded" in seen:
-        content = _value(seen["content:encoded"])
-        entry["content"] = [{"value": content}]
-        entry.setdefault("summary", content)
-    if "pubdate" in seen:
-        entry["published_parsed"] = _parse_date(_value(seen["pubdate"]))
-    if "dc:date" in seen:
-        entry["updated_parsed"] = _parse_date(_value(seen["dc:date"]))
-    if "source" in seen:
-        title = _value(seen["source"])
-        entry["source"] = {"title": title} if title else {}
-    return entry
+        author = _value(max(authors, key=lambda e: list(item).index(e)))
+    # The excerpt (<description>) when it says something, else the whole article.
+    summary = _text_of(seen, "description") or _text_of(seen, "content:encoded")
+    published = _parse_date(_value(seen["pubdate"])) if "pubdate" in seen else None
+    if published is None and "dc:date" in seen:
+        published = _parse_date(_value(seen["dc:date"]))
+    return RawEntry(
+        guid=clean_text(guid) or None,
+        link=clean_text(link) or None,
+        title=clean_text(_text_of(seen, "title")),
+        summary_html=summary,
+        published=from_struct_time(published),
+        language=language,
+        author=clean_text(author) or None,
+        outlet=clean_text(_text_of(seen, "source")) or None,
+    )
+
+
+def _text_of(seen: dict[str, ET.Element], name: str) -> str:
+    return _value(seen[name]) if name in seen else ""
 
 
 def _attribute(attributes: dict[str, str], wanted: str, default: str) -> str:

@@ -40,14 +40,14 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import parse  # noqa: E402
 from bot.clock import FixedClock  # noqa: E402
 from bot.deps import open_deps  # noqa: E402
 from bot.fetch import FetchLimits  # noqa: E402
+from bot.parse import rss_fast  # noqa: E402
 from bot.pipeline import PollOutcome, ingest, load_matcher, poll  # noqa: E402
 from bot.seeds import seed  # noqa: E402
+from bot.senders import ConsoleSender  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.telegram.sender import ConsoleSender  # noqa: E402
 from bot.types import FeedRef, FetchResult  # noqa: E402
 from store import feeds, subscribers  # noqa: E402
 from store.db import make_engine, transaction  # noqa: E402
@@ -205,12 +205,12 @@ def prepared_engine(directory: Path, name: str, subscribers_count: int = 50):  #
 
 @contextmanager
 def fast_path_off() -> Iterator[None]:
-    saved = parse.parse_rss
-    parse.parse_rss = lambda body, url="": None  # type: ignore[assignment]
+    saved = rss_fast.parse_rss
+    rss_fast.parse_rss = lambda body, url="": None  # type: ignore[assignment]
     try:
         yield
     finally:
-        parse.parse_rss = saved
+        rss_fast.parse_rss = saved
 
 
 def timed_ingest(path: Path, body: bytes) -> tuple[float, PollOutcome, int, float]:

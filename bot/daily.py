@@ -18,22 +18,18 @@ from zoneinfo import ZoneInfo
 
 from bot.charts import trend_png, trend_text
 from bot.deps import Deps
-from bot.digest import build_digest, digest_due, render_digest
+from bot.digest import DigestPeriod, build_digest, digest_period, due_digests, render_digest
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
 from bot.logs import context
-from bot.notify import clock_time
-from store import deliveries, digests, subscribers, topics
+from bot.outbox import blocked, send
+from bot.send_policy import Blocked, Refused, RetryAt, after_failure
+from store import digests, topics
 from store.db import transaction
 
 log = logging.getLogger(__name__)
 
 TREND_DAYS = 14
-FIRST_DIGEST_SPAN = timedelta(hours=24)  # a new reader's first digest looks back a day
 LEASE = timedelta(minutes=10)
-RETRY_MAX = timedelta(hours=1)
-# Telegram's 429 up to this long is waited out in place (bot.outbox's MAX_INLINE_WAIT).
-INLINE_WAIT = 10.0
-INLINE_RETRIES = 3
 _CAPTION = {"fr": "Sujets par thème, 14 derniers jours", "en": "Stories per topic, last 14 days"}
 
 
@@ -59,6 +55,8 @@ def plan_digest(
     start: datetime,
     end: datetime,
 ) -> DigestPlan:
+    """The digest of [start, end) in ``timezone`` (None: MCWATCH_TIMEZONE, for a leased
+    digest's chat that chose none, or the demo's console)."""
     zone = ZoneInfo(timezone or deps.settings.timezone)
     day = end.astimezone(zone).date()
     with transaction(deps.engine) as session:
@@ -91,9 +89,9 @@ async def send_plan(
     """Send the digest's messages, then its chart, from part ``skip`` on.
 
     ``on_part(n)`` is told after Telegram accepted part n (1-based), so a daily digest
-    that fails halfway resumes after what was delivered instead of repeating it. A
-    short 429 is waited out in place, as the outbox does for alerts; a longer one (or a
-    5xx, a timeout) goes back to the queue.
+    that fails halfway resumes after what was delivered instead of repeating it. Each
+    part is sent as an alert is (``bot.outbox.send``): a short 429 is waited out in
+    place; what still fails is raised, for ``digest_tick`` to decide on.
     """
     parts: list[Callable[[], Awaitable[object]]] = [
         partial(deps.sender.send, plan.chat_id, message) for message in plan.messages
@@ -101,26 +99,12 @@ async def send_plan(
     if plan.chart is not None:
         caption = _CAPTION.get(plan.language, _CAPTION["en"])
         parts.append(partial(deps.sender.send_photo, plan.chat_id, plan.chart, caption))
-    for number, send in enumerate(parts, 1):
+    for number, part in enumerate(parts, 1):
         if number <= skip:
             continue
-        await _send_part(deps, plan.chat_id, send)
+        await send(deps, plan.chat_id, part)
         if on_part is not None:
             on_part(number)
-
-
-async def _send_part(deps: Deps, chat_id: int, send: Callable[[], Awaitable[object]]) -> None:
-    for attempt in range(INLINE_RETRIES + 1):
-        await deps.pacer.wait(chat_id)
-        try:
-            await send()
-            return
-        except RetryLater as exc:
-            if not exc.backoff:  # a 429: Telegram's own retry_after
-                deps.metrics.throttled()
-            if exc.backoff or exc.retry_after > INLINE_WAIT or attempt == INLINE_RETRIES:
-                raise
-            deps.pacer.hold(chat_id, exc.retry_after)
 
 
 def queue_due_digests(deps: Deps) -> int:
@@ -128,19 +112,12 @@ def queue_due_digests(deps: Deps) -> int:
     now = deps.clock.now()
     queued = 0
     with transaction(deps.engine) as session:
-        for reader in digests.digest_readers(session):
-            zone = reader.timezone or deps.settings.timezone
-            at = clock_time(reader.digest_time) or deps.settings.digest_time
-            day = digest_due(now, zone, at, reader.last_local_date)
-            if day is None:
-                continue
-            start = reader.last_digest_at or now - FIRST_DIGEST_SPAN
-            if (
-                digests.queue_digest(
-                    session, reader.subscriber_id, day.isoformat(), start, now, now
-                )
-                is not None
-            ):
+        readers = digests.digest_readers(session, deps.settings)
+        for due in due_digests(readers, now):
+            digest_id = digests.queue_digest(
+                session, due.reader.subscriber_id, due.day.isoformat(), due.start, due.end, now
+            )
+            if digest_id is not None:
                 queued += 1
     return queued
 
@@ -173,21 +150,16 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
             try:
                 await send_plan(deps, plan, skip=digest.parts_sent, on_part=delivered)
                 sent.append(plan)
-            except RetryLater as exc:
-                status, error = "queued", str(exc)
-                if not exc.backoff:  # a 429: that chat waits, as for an alert
-                    deps.pacer.hold(digest.chat_id, exc.retry_after)
-                delay = timedelta(seconds=exc.retry_after) * (
-                    2 ** (digest.attempts - 1) if exc.backoff else 1
-                )
-                retry_at = deps.clock.now() + min(delay, RETRY_MAX)
-            except RecipientBlocked as exc:
-                status, error = "failed", f"blocked: {exc}"
-                with transaction(deps.engine) as session:
-                    subscribers.deactivate(session, digest.subscriber_id)
-                    deliveries.drop_for_subscriber(session, digest.subscriber_id, error)
-            except MessageRejected as exc:
-                status, error = "failed", f"rejected: {exc}"
+            except (RetryLater, RecipientBlocked, MessageRejected) as exc:
+                # The same decision as for an alert (bot.send_policy.after_failure).
+                match after_failure(exc, digest.attempts, deps.clock.now()):
+                    case RetryAt(at=at, reason=reason):
+                        status, error, retry_at = "queued", reason, at
+                    case Blocked(reason=reason):
+                        status, error = "failed", reason
+                        blocked(deps, digest.subscriber_id, reason)
+                    case Refused(reason=reason):
+                        status, error = "failed", reason
         with transaction(deps.engine) as session:
             digests.close_digest(
                 session,
@@ -210,25 +182,30 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
 def digest_now(deps: Deps, chat_id: int) -> DigestPlan | None:
     """One subscriber's digest now (``/digest``, ``mcwatch digest --chat``): everything
     since their last daily digest, or the last day. Not recorded as the daily one."""
-    now = deps.clock.now()
     with transaction(deps.engine) as session:
-        readers = digests.digest_readers(session, chat_id=chat_id)
+        readers = digests.digest_readers(session, deps.settings, chat_id=chat_id)
     if not readers:
         return None
-    reader = readers[0]
+    return plan_period(deps, digest_period(readers[0], deps.clock.now()))
+
+
+def plan_period(deps: Deps, period: DigestPeriod) -> DigestPlan:
+    """The digest of one reader's period (``bot.digest.due_digests``, ``digest_period``)."""
+    reader = period.reader
     return plan_digest(
         deps,
         subscriber_id=reader.subscriber_id,
-        chat_id=chat_id,
+        chat_id=reader.chat_id,
         language=reader.language,
         timezone=reader.timezone,
-        start=reader.last_digest_at or now - FIRST_DIGEST_SPAN,
-        end=now,
+        start=period.start,
+        end=period.end,
     )
 
 
-def trend_chart(deps: Deps, language: str, timezone: str | None) -> bytes:
-    zone = ZoneInfo(timezone or deps.settings.timezone)
+def trend_chart(deps: Deps, language: str, timezone: str) -> bytes:
+    """The last ``TREND_DAYS`` local days in ``timezone`` (``Preferences.timezone``)."""
+    zone = ZoneInfo(timezone)
     today = deps.clock.now().astimezone(zone).date()
     days = [today - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
     with transaction(deps.engine) as session:

@@ -21,8 +21,8 @@ from bot.dedupe import Fingerprint, fingerprint
 from bot.fetch import FetchLimits, make_client
 from bot.metrics import Metrics
 from bot.pacing import Limits, Pacer
+from bot.senders import Sender
 from bot.settings import Settings
-from bot.telegram.sender import Sender
 
 FINGERPRINT_CACHE = 20_000  # ~three days of a busy watch; cleared whole when full
 

@@ -2,7 +2,9 @@
 
 - Due once per local day, at or after the subscriber's digest time in their timezone;
   a day missed while mcwatch was down is not replayed: the next digest covers
-  everything since the previous one and is sent late, once.
+  everything since the previous one and is sent late, once. A reader's first digest
+  looks back a day (``FIRST_DIGEST_SPAN``). ``due_digests`` is the one answer to "whose
+  digest is due now?", for the digest job and the CLI's preview alike.
 - Stories are grouped by topic (each story under its first topic), topics ordered by
   coverage (sources across their stories), stories by their number of sources.
 - One line per story; messages split at story boundaries, within Telegram's limit.
@@ -10,9 +12,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.render import (
@@ -22,7 +24,9 @@ from bot.render import (
     split_messages,
     truncate_utf16,
 )
-from bot.types import DigestStory
+from bot.types import DigestStory, Preferences
+
+FIRST_DIGEST_SPAN = timedelta(hours=24)  # a new reader's first digest looks back a day
 
 _TEXT = {
     "fr": {
@@ -63,6 +67,42 @@ def digest_due(now: datetime, timezone: str, at: time, last_local_date: str | No
     if local.time().replace(tzinfo=None) < at:
         return None
     return today
+
+
+@dataclass(frozen=True, slots=True)
+class DigestReader:
+    """A subscriber as the digest sees them (``store.digests.digest_readers``)."""
+
+    preferences: Preferences
+    last_digest_at: datetime | None  # the end of the period their last digest covered
+    last_local_date: str | None  # YYYY-MM-DD of their last daily digest
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPeriod:
+    """What one reader's digest covers: the stories that arrived in [start, end)."""
+
+    reader: Preferences
+    day: date  # the local date it is the digest of
+    start: datetime
+    end: datetime
+
+
+def digest_period(reader: DigestReader, now: datetime) -> DigestPeriod:
+    """A reader's digest now: everything since their last one, or the last day."""
+    prefs = reader.preferences
+    start = reader.last_digest_at or now - FIRST_DIGEST_SPAN
+    return DigestPeriod(prefs, now.astimezone(prefs.zone).date(), start, now)
+
+
+def due_digests(readers: Iterable[DigestReader], now: datetime) -> list[DigestPeriod]:
+    """The daily digests due now, in the readers' order (see ``digest_due``)."""
+    due = []
+    for reader in readers:
+        prefs = reader.preferences
+        if digest_due(now, prefs.timezone, prefs.digest_time, reader.last_local_date) is not None:
+            due.append(digest_period(reader, now))
+    return due
 
 
 def build_digest(stories: Sequence[DigestStory], topic_order: Sequence[str]) -> list[DigestSection]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.timeparse import parse_hhmm
 from bot.types import DeliveryIntent, Match, Recipient
 
 
@@ -55,8 +56,6 @@ def quiet_until(
 
 
 def clock_time(text: str | None) -> time | None:
-    """'22:30' → time(22, 30); None or '' → None (stored values are validated on input)."""
-    if not text:
-        return None
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
+    """A stored '22:30' → time(22, 30); None or '' → None (``bot.timeparse.parse_hhmm``:
+    stored values are validated on input)."""
+    return parse_hhmm(text) if text else None

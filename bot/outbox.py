@@ -1,9 +1,18 @@
-"""Drain the delivery queue: lease → render → send → mark sent / retry later / give up.
+"""Drain the delivery queue: hold for quiet hours → lease → render → send → mark sent /
+retry later / give up.
 
 Every alert is in the database before it is sent (the pipeline queued it); a row is
 marked sent in its own transaction right after Telegram accepts it, which keeps the one
 ambiguous window (accepted, then a crash before the mark) as short as it can be.
 Chats are served concurrently, each chat's alerts in order, all through the ``Pacer``.
+
+Quiet hours are decided before the lease (a lease counts an attempt): the alerts due
+for a subscriber in their quiet hours are put back, uncounted, until the hours end.
+Alerts, their edits and digest parts (``bot.daily``) share one send policy: ``send``
+waits out short 429s in place (``Pacer.send`` with ``bot.send_policy.QUEUED``), and
+what still fails is ``after_failure``'s decision, carried out the same way for all:
+``RetryAt`` back to the queue, ``Blocked`` by ``blocked`` (the subscriber deactivated,
+their queued alerts and digests dropped), ``Refused`` given up with its reason.
 """
 
 from __future__ import annotations
@@ -12,34 +21,33 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
+from typing import TypeVar
 
 from bot.deps import Deps
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
 from bot.logs import context
 from bot.notify import clock_time, quiet_until
 from bot.render import render_alert
+from bot.send_policy import QUEUED, Blocked, Refused, RetryAt, after_failure
 from bot.types import Alert, SendReceipt
-from store import deliveries, subscribers
+from store import deliveries, digests, subscribers
 from store.db import transaction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LEASE_BATCH = 200
 # The lease (``Settings.delivery_lease``) is renewed three times per lease while a batch
 # is being sent: a batch may take longer than one lease (a group gets 20 per minute),
 # and a live sender must never see its alerts taken and sent again by another.
 RENEWALS_PER_LEASE = 3
-MAX_BACKOFF = timedelta(hours=1)  # 5xx/timeouts: 5 s, 10 s, 20 s … at most hourly
 # Concurrent sendMessage calls (different chats). Also the most alerts a crash can leave
 # in the ambiguous state (accepted by Telegram, not yet marked sent): see README.
 MAX_IN_FLIGHT = 16
-# A 429 asking for a few seconds is waited out in place (the chat's other alerts are
-# behind it anyway); a longer one goes back to the queue with its next_attempt_at.
-MAX_INLINE_WAIT = 10.0
-MAX_INLINE_RETRIES = 3
 
 
 @dataclass
@@ -71,12 +79,13 @@ async def deliver_pending(deps: Deps) -> DeliverReport:
             unfinished.discard(alert.delivery_id)
 
     while True:
+        hold_quiet_hours(deps, report)
         with transaction(deps.engine) as session:
             batch = deliveries.lease_deliveries(
                 session, deps.clock.now(), limit=LEASE_BATCH, lease_seconds=lease
             )
         if not batch:
-            await deliver_edits(deps, report)
+            await deliver_edits(deps, report, blocked_chats)
             return report
         by_chat: dict[int, list[Alert]] = defaultdict(list)
         for alert in batch:
@@ -109,79 +118,89 @@ async def keep_leased(
             await task
 
 
-async def _send(deps: Deps, alert: Alert, *, plain: bool = False) -> SendReceipt:
-    """Send once, waiting out short 429s in place (Telegram's own retry_after)."""
-    for attempt in range(MAX_INLINE_RETRIES + 1):
-        await deps.pacer.wait(alert.chat_id)
-        try:
-            return await deps.sender.send(
-                alert.chat_id, render_alert(alert, plain=plain), html_mode=not plain
+def hold_quiet_hours(deps: Deps, report: DeliverReport) -> None:
+    """Put back, until their quiet hours end, the due alerts of every subscriber now in
+    them: decided before the lease, so a held alert is not counted as an attempt."""
+    now = deps.clock.now()
+    with transaction(deps.engine) as session:
+        for chat in deliveries.quiet_hours_due(session, now):
+            until = quiet_until(
+                now,
+                chat.timezone or deps.settings.timezone,
+                clock_time(chat.quiet_start),
+                clock_time(chat.quiet_end),
             )
-        except RetryLater as exc:
-            if not exc.backoff:  # a 429: Telegram's own retry_after
-                deps.metrics.throttled()
-            if exc.backoff or exc.retry_after > MAX_INLINE_WAIT or attempt == MAX_INLINE_RETRIES:
-                raise
-            deps.pacer.hold(alert.chat_id, exc.retry_after)
-    raise AssertionError("unreachable")
+            if until is None:
+                continue
+            for delivery_id in deliveries.hold_for_quiet_hours(
+                session, chat.subscriber_id, now, until
+            ):
+                report.held += 1
+                log.info(
+                    "delivery %s",
+                    context(
+                        delivery_id=delivery_id,
+                        chat_id=chat.chat_id,
+                        status="held",
+                        until=until.isoformat(),
+                    ),
+                )
+
+
+async def send(deps: Deps, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+    """``call()`` (one message to ``chat_id``: an alert, an edit, a digest part) through
+    the Pacer, short 429s waited out in place (``QUEUED``); 429s are counted."""
+    return await deps.pacer.send(chat_id, call, QUEUED, throttled=deps.metrics.throttled)
+
+
+def blocked(deps: Deps, subscriber_id: int, reason: str) -> None:
+    """The chat blocked the bot (or is gone): the subscriber is deactivated and what is
+    queued for them (alerts, digests) is given up with ``reason``. A /start brings them
+    back, their choices kept."""
+    with transaction(deps.engine) as session:
+        subscribers.deactivate(session, subscriber_id)
+        deliveries.drop_for_subscriber(session, subscriber_id, reason)
+        digests.drop_for_subscriber(session, subscriber_id, reason)
+
+
+async def _send_alert(deps: Deps, alert: Alert) -> SendReceipt:
+    def attempt(plain: bool) -> Callable[[], Awaitable[SendReceipt]]:
+        text = render_alert(alert, plain=plain)
+        return partial(deps.sender.send, alert.chat_id, text, html_mode=not plain)
+
+    try:
+        return await send(deps, alert.chat_id, attempt(plain=False))
+    except MessageRejected as first:
+        # Our markup should never be refused; if it is, the words still matter more
+        # than the formatting: one retry as plain text, then give up with the reason.
+        log.warning("alert rejected as HTML, retrying as plain text: %s", first)
+        return await send(deps, alert.chat_id, attempt(plain=True))
 
 
 async def deliver_one(
     deps: Deps, alert: Alert, report: DeliverReport, blocked_chats: set[int]
 ) -> None:
-    now = deps.clock.now()
-    held = quiet_until(
-        now,
-        alert.timezone or deps.settings.timezone,
-        clock_time(alert.quiet_start),
-        clock_time(alert.quiet_end),
-    )
-    if held is not None:
-        with transaction(deps.engine) as session:
-            deliveries.hold(session, alert.delivery_id, held)
-        report.held += 1
-        log.info(
-            "delivery %s",
-            context(
-                delivery_id=alert.delivery_id,
-                chat_id=alert.chat_id,
-                status="held",
-                until=held.isoformat(),
-            ),
-        )
-        return
     outcome = "sent"
     try:
-        try:
-            receipt = await _send(deps, alert)
-        except MessageRejected as first:
-            # Our markup should never be refused; if it is, the words still matter more
-            # than the formatting: one retry as plain text, then give up with the reason.
-            log.warning("alert rejected as HTML, retrying as plain text: %s", first)
-            receipt = await _send(deps, alert, plain=True)
-    except RetryLater as exc:
-        outcome = "retry"
-        delay = timedelta(seconds=exc.retry_after)
-        if exc.backoff:
-            delay = min(max(delay, delay * 2 ** (alert.attempts - 1)), MAX_BACKOFF)
-        else:
-            deps.pacer.hold(alert.chat_id, exc.retry_after)
-        with transaction(deps.engine) as session:
-            deliveries.retry_later(session, alert.delivery_id, deps.clock.now() + delay, str(exc))
-        report.retried += 1
-    except RecipientBlocked as exc:
-        outcome = "blocked"
-        blocked_chats.add(alert.chat_id)
-        with transaction(deps.engine) as session:
-            subscribers.deactivate(session, alert.subscriber_id)
-            deliveries.drop_for_subscriber(session, alert.subscriber_id, f"blocked: {exc}")
-        report.blocked += 1
-    except MessageRejected as exc:
-        outcome = "failed"
-        with transaction(deps.engine) as session:
-            deliveries.mark_failed(session, alert.delivery_id, f"rejected: {exc}")
-        report.failed += 1
-        report.errors.append(str(exc))
+        receipt = await _send_alert(deps, alert)
+    except (RetryLater, RecipientBlocked, MessageRejected) as exc:
+        match after_failure(exc, alert.attempts, deps.clock.now()):
+            case RetryAt(at=at, reason=reason):
+                outcome = "retry"
+                with transaction(deps.engine) as session:
+                    deliveries.retry_later(session, alert.delivery_id, at, reason)
+                report.retried += 1
+            case Blocked(reason=reason):
+                outcome = "blocked"
+                blocked_chats.add(alert.chat_id)
+                blocked(deps, alert.subscriber_id, reason)
+                report.blocked += 1
+            case Refused(reason=reason):
+                outcome = "failed"
+                with transaction(deps.engine) as session:
+                    deliveries.mark_failed(session, alert.delivery_id, reason)
+                report.failed += 1
+                report.errors.append(str(exc))
     else:
         with transaction(deps.engine) as session:
             deliveries.mark_sent(session, alert.delivery_id, deps.clock.now(), receipt.message_id)
@@ -192,32 +211,33 @@ async def deliver_one(
     )
 
 
-async def deliver_edits(deps: Deps, report: DeliverReport) -> None:
+async def deliver_edits(deps: Deps, report: DeliverReport, blocked_chats: set[int]) -> None:
     """Sent alerts whose story gained a source: edit them to add "also reported by"."""
     with transaction(deps.engine) as session:
-        edits = deliveries.lease_edits(session)
+        edits = deliveries.lease_edits(session, deps.clock.now())
     for alert in edits:
-        if alert.message_id is None:
+        if alert.message_id is None or alert.chat_id in blocked_chats:
             continue
-        await deps.pacer.wait(alert.chat_id)
         outcome = "edited"
+        edit = partial(deps.sender.edit, alert.chat_id, alert.message_id, render_alert(alert))
         try:
-            await deps.sender.edit(alert.chat_id, alert.message_id, render_alert(alert))
+            await send(deps, alert.chat_id, edit)
             report.edited += 1
-        except RetryLater as exc:
-            outcome = "retry"
-            if not exc.backoff:  # a 429: that chat waits, as for an alert
-                deps.metrics.throttled()
-                deps.pacer.hold(alert.chat_id, exc.retry_after)
-            with transaction(deps.engine) as session:
-                deliveries.reflag_edit(session, alert.delivery_id)
-        except RecipientBlocked:
-            outcome = "blocked"
-            with transaction(deps.engine) as session:
-                subscribers.deactivate(session, alert.subscriber_id)
-        except MessageRejected as exc:
-            # e.g. the message was deleted: the sources are a courtesy, not worth a resend.
-            outcome = f"rejected: {exc}"
+        except (RetryLater, RecipientBlocked, MessageRejected) as exc:
+            # An edit has no attempts of its own: each failure is treated as a first.
+            match after_failure(exc, 1, deps.clock.now()):
+                case RetryAt(at=at):
+                    outcome = "retry"
+                    with transaction(deps.engine) as session:
+                        deliveries.reflag_edit(session, alert.delivery_id, at)
+                case Blocked(reason=reason):
+                    outcome = "blocked"
+                    blocked_chats.add(alert.chat_id)
+                    blocked(deps, alert.subscriber_id, reason)
+                case Refused(reason=reason):
+                    # e.g. the message was deleted: the sources are a courtesy, not
+                    # worth a resend.
+                    outcome = reason
         log.info(
             "edit %s", context(delivery_id=alert.delivery_id, chat_id=alert.chat_id, status=outcome)
         )

@@ -5,8 +5,10 @@ never provokes a 429 itself.
 Telegram's FAQ: about 1 message per second in one chat, 20 per minute in one group, 30
 per second overall. ``Pacer.delay`` is the pure decision (how long until this chat may
 get its next message); ``Pacer.wait`` sleeps that long and books the slot;
-``Pacer.send`` waits, sends, and retries in place what Telegram asks to retry
-(``retry_delay`` decides how long, from the ``Retries`` table).
+``Pacer.send`` waits, sends, and retries in place what Telegram asks to retry: the
+one function through which alerts, edits, digest parts and command replies reach a chat
+(``bot.send_policy.retry_delay`` decides how long, from a ``Retries`` row). ``now`` and
+``sleep`` are injected: tests pass a clock that ``sleep`` moves, and never wait.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bot.errors import RetryLater
+from bot.send_policy import REPLIES, Retries, retry_delay
 
 T = TypeVar("T")
 
@@ -33,44 +36,6 @@ class Limits:
     def none(cls) -> Limits:
         """No limits: console mode prints, and a terminal has no flood control."""
         return cls(private_interval=0.0, group_per_minute=10**9, overall_per_second=10**9)
-
-
-@dataclass(frozen=True, slots=True)
-class Retries:
-    """How a send is retried in place when Telegram says "later".
-
-    | row          | value          | why                                                   |
-    |--------------|----------------|-------------------------------------------------------|
-    | attempts     | 10             | at a 50 % failure rate a reply is lost 1 time in 1024 |
-    | backoff      | 0.5 1 2 4 s    | 5xx and timeouts are short blips; then every 4 s      |
-    | longest_wait | 30 s           | a 429 asking longer: the reader has long given up     |
-    | patience     | 60 s           | all waits of one send together                        |
-
-    A 429's ``retry_after`` is Telegram's own figure and is obeyed as it is (and holds
-    the chat for everything else sent there meanwhile).
-    """
-
-    attempts: int = 10
-    backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-    longest_wait: float = 30.0
-    patience: float = 60.0
-
-
-REPLIES = Retries()  # command replies: the reader is waiting for them
-
-
-def retry_delay(retries: Retries, attempt: int, error: RetryLater, waited: float) -> float | None:
-    """Seconds to wait before trying again after failed attempt ``attempt`` (1-based),
-    ``waited`` seconds having been waited already; None: give up (and re-raise)."""
-    if attempt >= retries.attempts:
-        return None
-    if error.backoff:  # 5xx or timeout: Telegram gave no figure, ours grows
-        delay = retries.backoff[min(attempt, len(retries.backoff)) - 1]
-    else:
-        delay = error.retry_after
-        if delay > retries.longest_wait:
-            return None
-    return delay if waited + delay <= retries.patience else None
 
 
 @dataclass
@@ -122,10 +87,19 @@ class Pacer:
         self.book(chat_id, self.now())
 
     async def send(
-        self, chat_id: int, send: Callable[[], Awaitable[T]], retries: Retries = REPLIES
+        self,
+        chat_id: int,
+        send: Callable[[], Awaitable[T]],
+        retries: Retries = REPLIES,
+        *,
+        throttled: Callable[[], None] | None = None,
     ) -> T:
         """``send()`` when ``chat_id`` may get a message, retried in place while Telegram
-        says "later" (``RetryLater``) and ``retry_delay`` allows; then its error."""
+        says "later" (``RetryLater``) and ``retry_delay`` allows; then its error.
+
+        A 429 holds the chat for its ``retry_after`` (and calls ``throttled``) whether
+        or not it is waited here: whatever is sent there next waits it out too.
+        """
         waited = 0.0
         attempt = 0
         while True:
@@ -134,6 +108,10 @@ class Pacer:
             try:
                 return await send()
             except RetryLater as exc:
+                if not exc.backoff:  # a 429: Telegram's own retry_after
+                    self.hold(chat_id, exc.retry_after)
+                    if throttled is not None:
+                        throttled()
                 delay = retry_delay(retries, attempt, exc, waited)
                 if delay is None:
                     if attempt == 1:
@@ -141,4 +119,5 @@ class Pacer:
                     tried = f"{exc} (gave up after {attempt} attempts)"
                     raise RetryLater(tried, exc.retry_after, backoff=exc.backoff) from exc
                 waited += delay
-                self.hold(chat_id, delay)
+                if exc.backoff:  # our own wait: the chat is held meanwhile, as for a 429
+                    self.hold(chat_id, delay)

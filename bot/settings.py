@@ -15,18 +15,20 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TypeVar
 
 from dotenv import dotenv_values
 
 from bot.errors import SettingsError
+from bot.timeparse import UnparsableTime, parse_hhmm, parse_zone
 
 PREFIX = "MCWATCH_"
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+T = TypeVar("T")
 
 
 class Secret:
@@ -95,25 +97,15 @@ class Settings:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-def parse_hhmm(value: str, name: str) -> time:
-    """``'07:30'`` → ``time(7, 30)``; anything else is a SettingsError naming ``name``."""
-    match = _HHMM.match(value.strip())
-    if not match:
-        raise SettingsError(f"{name} must be HH:MM, got {value!r}")
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-def parse_timezone(value: str, name: str) -> str:
+def _parse_time(parse: Callable[[str], T], value: str, name: str) -> T:
+    """A time, zone or duration read as the bot reads it (``bot.timeparse``); refused
+    with a SettingsError naming ``name``."""
     try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Africa" is a folder
-        raise SettingsError(
-            f"{name} must be an IANA timezone such as Africa/Bamako, got {value!r}"
-        ) from None
-    return value.strip()
+        return parse(value)
+    except UnparsableTime as exc:
+        raise SettingsError(f"{name} must be {exc.expected}, got {value!r}") from None
 
 
 def _parse_int(value: str, name: str, *, minimum: int) -> int:
@@ -254,9 +246,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     if (v := get("POLL_INTERVAL")) is not None:
         values["poll_interval"] = _parse_int(v, "MCWATCH_POLL_INTERVAL", minimum=60)
     if (v := get("TIMEZONE")) is not None:
-        values["timezone"] = parse_timezone(v, "MCWATCH_TIMEZONE")
+        values["timezone"] = _parse_time(parse_zone, v, "MCWATCH_TIMEZONE")
     if (v := get("DIGEST_TIME")) is not None:
-        values["digest_time"] = parse_hhmm(v, "MCWATCH_DIGEST_TIME")
+        values["digest_time"] = _parse_time(parse_hhmm, v, "MCWATCH_DIGEST_TIME")
     if (v := get("FETCH_CONCURRENCY")) is not None:
         values["fetch_concurrency"] = _parse_int(v, "MCWATCH_FETCH_CONCURRENCY", minimum=1)
     if (v := get("DELIVERY_LEASE")) is not None:

@@ -8,7 +8,9 @@ No stage hands another a dict or an ORM row.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 # Row ids are INTEGER columns: 32 bits on PostgreSQL (SQLite takes 64). A number beyond
 # names no row, and is refused before it reaches a driver that would raise on it.
@@ -134,6 +136,37 @@ class Recipient:
     chat_id: int
     mode: str  # instant | digest | both
     topics: frozenset[str]
+
+
+class PreferenceDefaults(Protocol):
+    """What a subscriber who chose nothing gets (``bot.settings.Settings`` is one)."""
+
+    @property
+    def timezone(self) -> str: ...
+
+    @property
+    def digest_time(self) -> time: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """A subscriber's choices with the settings' defaults applied: built once, by the
+    store (``store.subscribers.preferences``), and read as is everywhere else."""
+
+    subscriber_id: int
+    chat_id: int
+    language: str  # interface language: "fr" | "en"
+    mode: str  # instant | digest | both
+    timezone: str  # IANA name: theirs, else MCWATCH_TIMEZONE
+    digest_time: time  # local; theirs, else MCWATCH_DIGEST_TIME
+    quiet: tuple[time, time] | None  # local (start, end), may span midnight; None: off
+    topics: tuple[str, ...]  # subscribed slugs, in topic order
+    paused: bool = False
+    active: bool = True  # False once the chat blocked the bot
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,21 @@ The sender renews its leases while it works, so a lease that expired while ``sen
 means the process died mid-send: the row is leased again. That is the one case in which
 a subscriber can see a message twice (Telegram accepted it, the crash came before
 ``mark_sent``); see README "Delivery".
+
+A lease counts an attempt (``attempts``), so only what is really sent is leased: alerts
+due in their subscriber's quiet hours are put back first (``hold_for_quiet_hours``),
+uncounted. A ``sent`` row whose story gained a source has ``edit_pending``; its
+``next_attempt_at`` is then when the edit may be tried (``reflag_edit``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from bot.types import Alert, DeliveryIntent
@@ -99,24 +105,95 @@ def queue_alerts_bulk(
     return len(values)
 
 
+def _due_alert(now: datetime) -> ColumnElement[bool]:
+    """Alert rows to send now: queued and due, or left ``sending`` by a sender whose
+    lease expired (it died)."""
+    return and_(
+        or_(
+            and_(col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now),
+            and_(col(Delivery.status) == "sending", col(Delivery.leased_until) < now),
+        ),
+        col(Delivery.kind) == "alert",
+    )
+
+
+def _served() -> ColumnElement[bool]:
+    """Subscribers sent to now: active and unpaused (a paused one's alerts are held, not
+    lost: sent after /resume)."""
+    return and_(col(Subscriber.active), col(Subscriber.paused).is_(False))
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Alerts to send now (``_due_alert`` of a ``_served`` subscriber; joined)."""
+    return and_(_due_alert(now), _served())
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A subscriber with alerts due and quiet hours set, as the outbox decides on them."""
+
+    subscriber_id: int
+    chat_id: int
+    timezone: str | None  # theirs; None: MCWATCH_TIMEZONE
+    quiet_start: str  # "HH:MM" local
+    quiet_end: str
+
+
+def quiet_hours_due(session: Session, now: datetime) -> list[QuietHours]:
+    """Subscribers with quiet hours set and alerts due now: whether they are in their
+    quiet hours is the caller's decision (``bot.notify.quiet_until``), before leasing."""
+    due = select(Delivery.subscriber_id).where(_due_alert(now))
+    rows = session.exec(
+        select(Subscriber)
+        .where(
+            col(Subscriber.id).in_(due),
+            _served(),
+            col(Subscriber.quiet_start).is_not(None),
+            col(Subscriber.quiet_end).is_not(None),
+        )
+        .order_by(col(Subscriber.id))
+    ).all()
+    return [
+        QuietHours(row.id, row.chat_id, row.timezone, row.quiet_start, row.quiet_end)
+        for row in rows
+        if row.id is not None and row.quiet_start and row.quiet_end
+    ]
+
+
+def hold_for_quiet_hours(
+    session: Session, subscriber_id: int, now: datetime, until: datetime
+) -> list[int]:
+    """Quiet hours: the subscriber's due alerts wait, queued, until ``until``. Nothing
+    is leased, so no attempt is counted. Returns the ids of the alerts held."""
+    rows = session.exec(
+        select(Delivery)
+        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
+        .where(_due(now), col(Delivery.subscriber_id) == subscriber_id)
+        .order_by(col(Delivery.id))
+        .with_for_update(skip_locked=True, of=Delivery)  # one being leased is not ours
+    ).all()
+    held = []
+    for delivery in rows:
+        assert delivery.id is not None
+        delivery.status = "queued"
+        delivery.next_attempt_at = until
+        delivery.leased_until = None
+        session.add(delivery)
+        held.append(delivery.id)
+    session.flush()
+    return held
+
+
 def lease_deliveries(
     session: Session, now: datetime, *, limit: int = 100, lease_seconds: float = 120
 ) -> list[Alert]:
-    """Take up to ``limit`` due alerts for sending; they stay leased ``lease_seconds``."""
-    due = or_(
-        and_(col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now),
-        and_(col(Delivery.status) == "sending", col(Delivery.leased_until) < now),
-    )
+    """Take up to ``limit`` due alerts for sending; they stay leased ``lease_seconds``.
+    Each lease counts an attempt."""
     rows = session.exec(
         select(Delivery, Subscriber, Item)
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
         .join(Item, col(Item.id) == col(Delivery.item_id))
-        .where(
-            due,
-            col(Delivery.kind) == "alert",
-            col(Subscriber.active),
-            col(Subscriber.paused).is_(False),  # held, not lost: sent after /resume
-        )
+        .where(_due(now))
         .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)  # PostgreSQL: two senders never share
@@ -169,13 +246,20 @@ def _alert(session: Session, delivery: Delivery, subscriber: Subscriber, item: I
     )
 
 
-def lease_edits(session: Session, *, limit: int = 100) -> list[Alert]:
-    """Sent alerts whose story gained sources: take them for editing (flag cleared)."""
+def lease_edits(session: Session, now: datetime, *, limit: int = 100) -> list[Alert]:
+    """Sent alerts whose story gained sources, due now: take them for editing (flag
+    cleared; ``reflag_edit`` sets it again when the edit must be retried)."""
+    due = or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now)
     rows = session.exec(
         select(Delivery, Subscriber, Item)
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
         .join(Item, col(Item.id) == col(Delivery.item_id))
-        .where(col(Delivery.edit_pending), col(Delivery.status) == "sent", col(Subscriber.active))
+        .where(
+            col(Delivery.edit_pending),
+            col(Delivery.status) == "sent",
+            due,
+            col(Subscriber.active),
+        )
         .order_by(col(Delivery.id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
@@ -189,10 +273,12 @@ def lease_edits(session: Session, *, limit: int = 100) -> list[Alert]:
     return edits
 
 
-def reflag_edit(session: Session, delivery_id: int) -> None:
+def reflag_edit(session: Session, delivery_id: int, at: datetime) -> None:
+    """The edit failed for now: try it again at ``at``."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is not None:
         delivery.edit_pending = True
+        delivery.next_attempt_at = at
         session.add(delivery)
 
 
@@ -219,18 +305,6 @@ def retry_later(session: Session, delivery_id: int, at: datetime, reason: str) -
     session.add(delivery)
 
 
-def hold(session: Session, delivery_id: int, until: datetime) -> None:
-    """Quiet hours: put the alert back, due when they end (not counted as an attempt)."""
-    delivery = session.get(Delivery, delivery_id)
-    if delivery is None:
-        return
-    delivery.status = "queued"
-    delivery.next_attempt_at = until
-    delivery.leased_until = None
-    delivery.attempts = max(0, delivery.attempts - 1)
-    session.add(delivery)
-
-
 def mark_failed(session: Session, delivery_id: int, reason: str) -> None:
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
@@ -242,7 +316,7 @@ def mark_failed(session: Session, delivery_id: int, reason: str) -> None:
 
 
 def drop_for_subscriber(session: Session, subscriber_id: int, reason: str) -> int:
-    """Give up every pending alert of a chat (it blocked the bot)."""
+    """Give up every pending alert of a chat (it blocked the bot; ``bot.outbox.blocked``)."""
     rows = session.exec(
         select(Delivery).where(
             Delivery.subscriber_id == subscriber_id,
@@ -250,7 +324,7 @@ def drop_for_subscriber(session: Session, subscriber_id: int, reason: str) -> in
         )
     ).all()
     for row in rows:
-        row.status, row.last_error, row.leased_until = "failed", reason, None
+        row.status, row.last_error, row.leased_until = "failed", reason[:500], None
         session.add(row)
     return len(rows)
 
@@ -277,18 +351,9 @@ def oldest_due(session: Session, now: datetime) -> datetime | None:
     sender whose lease expired, for an active and unpaused subscriber. Alerts held for
     quiet hours or a /pause are not due, so they do not age the queue.
     """
-    due = or_(
-        and_(col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now),
-        and_(col(Delivery.status) == "sending", col(Delivery.leased_until) < now),
-    )
     oldest: datetime | None = session.exec(
         select(func.min(Delivery.next_attempt_at))
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
-        .where(
-            due,
-            col(Delivery.kind) == "alert",
-            col(Subscriber.active),
-            col(Subscriber.paused).is_(False),
-        )
+        .where(_due(now))
     ).one()
     return oldest

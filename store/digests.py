@@ -12,48 +12,36 @@ from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from bot.types import DigestStory
+from bot.digest import DigestReader
+from bot.types import DigestStory, PreferenceDefaults
 from store.models import Digest, Item, ItemTopic, Subscriber, Subscription, Topic
+from store.subscribers import id_chunks, preferences_of
 
 
-@dataclass(frozen=True, slots=True)
-class DigestReader:
-    """A subscriber as the digest tick sees them."""
-
-    subscriber_id: int
-    chat_id: int
-    language: str
-    timezone: str | None
-    digest_time: str | None
-    last_digest_at: datetime | None
-    last_local_date: str | None
-
-
-def digest_readers(session: Session, *, chat_id: int | None = None) -> list[DigestReader]:
-    """Active, unpaused subscribers in digest or both mode (or the one chat asked for)."""
+def digest_readers(
+    session: Session, defaults: PreferenceDefaults, *, chat_id: int | None = None
+) -> list[DigestReader]:
+    """Active, unpaused subscribers in digest or both mode (or the one chat asked for),
+    with their preferences and the local date of their last daily digest."""
     query = select(Subscriber).where(col(Subscriber.active), col(Subscriber.paused).is_(False))
     if chat_id is not None:
         query = select(Subscriber).where(Subscriber.chat_id == chat_id)
     else:
         query = query.where(col(Subscriber.mode).in_(("digest", "both")))
-    readers = []
-    for sub in session.exec(query.order_by(col(Subscriber.id))):
-        assert sub.id is not None
-        last = session.exec(
-            select(func.max(Digest.local_date)).where(Digest.subscriber_id == sub.id)
-        ).one()
-        readers.append(
-            DigestReader(
-                sub.id,
-                sub.chat_id,
-                sub.language,
-                sub.timezone,
-                sub.digest_time,
-                sub.last_digest_at,
-                last,
-            )
+    rows = list(session.exec(query.order_by(col(Subscriber.id))))
+    last_dates: dict[int, str] = {}
+    for ids in id_chunks(rows):
+        last_dates.update(
+            session.execute(
+                select(Digest.subscriber_id, func.max(Digest.local_date))
+                .where(col(Digest.subscriber_id).in_(ids))
+                .group_by(col(Digest.subscriber_id))
+            ).all()
         )
-    return readers
+    return [
+        DigestReader(preferences, row.last_digest_at, last_dates.get(preferences.subscriber_id))
+        for row, preferences in zip(rows, preferences_of(session, rows, defaults), strict=True)
+    ]
 
 
 def queue_digest(
@@ -165,6 +153,21 @@ def close_digest(
             subscriber.last_digest_at = digest.period_end
             session.add(subscriber)
     session.add(digest)
+
+
+def drop_for_subscriber(session: Session, subscriber_id: int, reason: str) -> int:
+    """Give up every pending digest of a chat (it blocked the bot; ``bot.outbox.blocked``):
+    failed with ``reason``, so that a /start later does not bring back stale ones."""
+    rows = session.exec(
+        select(Digest).where(
+            Digest.subscriber_id == subscriber_id,
+            col(Digest.status).in_(("queued", "sending")),
+        )
+    ).all()
+    for row in rows:
+        row.status, row.last_error, row.leased_until = "failed", reason[:500], None
+        session.add(row)
+    return len(rows)
 
 
 def stories_between(

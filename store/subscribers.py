@@ -1,14 +1,20 @@
-"""Subscribers (Telegram chats) and their topic subscriptions."""
+"""Subscribers (Telegram chats), their topic subscriptions and their preferences.
+
+A subscriber's choices leave the store as one ``Preferences`` value, with the settings'
+defaults applied (``preferences``, ``preferences_of``); what the columns hold ("HH:MM"
+text, None for "the default") stays here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, time
 
 from sqlmodel import Session, col, delete, select
 
 from bot.errors import StoreError
-from bot.types import Recipient
+from bot.timeparse import format_hhmm, parse_hhmm
+from bot.types import PreferenceDefaults, Preferences, Recipient
 from store.models import Subscriber, Subscription, Topic
 
 
@@ -142,6 +148,62 @@ def instant_recipients(session: Session) -> list[Recipient]:
     ]
 
 
+def preferences(session: Session, chat_id: int, defaults: PreferenceDefaults) -> Preferences | None:
+    """The chat's preferences (also of a chat that blocked the bot: ``active``), or None
+    when mcwatch does not know it."""
+    subscriber = find_subscriber(session, chat_id)
+    if subscriber is None:
+        return None
+    [found] = preferences_of(session, [subscriber], defaults)
+    return found
+
+
+def id_chunks(rows: Sequence[Subscriber]) -> Iterator[list[int]]:
+    """The rows' ids, 500 at a time: SQLite caps an IN list's bound parameters (32,766
+    since 3.32), and a digest tick reads every digest reader at once."""
+    ids = [row.id for row in rows if row.id is not None]
+    for start in range(0, len(ids), 500):
+        yield ids[start : start + 500]
+
+
+def preferences_of(
+    session: Session, rows: Sequence[Subscriber], defaults: PreferenceDefaults
+) -> list[Preferences]:
+    """``rows`` as ``Preferences``, in their order, their topics read together."""
+    slugs: dict[int, list[str]] = {}
+    for ids in id_chunks(rows):
+        for subscriber_id, slug in session.execute(
+            select(Subscription.subscriber_id, Topic.slug)
+            .join(Topic, col(Topic.id) == col(Subscription.topic_id))
+            .where(col(Subscription.subscriber_id).in_(ids))
+            .order_by(col(Topic.position), col(Topic.id))
+        ):
+            slugs.setdefault(subscriber_id, []).append(slug)
+    found = []
+    for row in rows:
+        assert row.id is not None
+        # Columns hold "HH:MM" text, validated when written; None means "the default".
+        digest_time = parse_hhmm(row.digest_time) if row.digest_time else defaults.digest_time
+        quiet = None
+        if row.quiet_start and row.quiet_end:
+            quiet = (parse_hhmm(row.quiet_start), parse_hhmm(row.quiet_end))
+        found.append(
+            Preferences(
+                subscriber_id=row.id,
+                chat_id=row.chat_id,
+                language=row.language,
+                mode=row.mode,
+                timezone=row.timezone or defaults.timezone,
+                digest_time=digest_time,
+                quiet=quiet,
+                topics=tuple(slugs.get(row.id, ())),
+                paused=row.paused,
+                active=row.active,
+            )
+        )
+    return found
+
+
 def list_subscribers(session: Session) -> list[Subscriber]:
     return list(session.exec(select(Subscriber).order_by(col(Subscriber.id))))
 
@@ -152,13 +214,14 @@ SETTABLE = frozenset(
 
 
 def update_subscriber(session: Session, chat_id: int, **changes: object) -> Subscriber:
-    """Change a subscriber's preferences (validated by the caller). StoreError if unknown."""
+    """Change a subscriber's preferences (validated by the caller; a ``time`` is stored
+    as "HH:MM"). StoreError if unknown."""
     unknown = set(changes) - SETTABLE
     if unknown:
         raise ValueError(f"not a subscriber setting: {', '.join(sorted(unknown))}")
     subscriber = get_subscriber(session, chat_id)
     for key, value in changes.items():
-        setattr(subscriber, key, value)
+        setattr(subscriber, key, format_hhmm(value) if isinstance(value, time) else value)
     session.add(subscriber)
     session.flush()
     return subscriber

@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.clock import FixedClock
-from bot.errors import RetryLater
-from bot.pacing import Limits, Pacer, Retries, retry_delay
+from bot.pacing import Limits, Pacer
 from tests.support.botapi import BotApi, FloodLimits
 from tests.support.builders import seeded
 from tests.support.telegram import TOKEN, Conversation, all_slugs, button_data, button_labels
@@ -33,29 +32,6 @@ FREE_TEXT = {
     "fr": "Je ne réponds qu'aux commandes. /help les liste.",
     "en": "I only answer commands. /help lists them.",
 }
-
-
-# -- retry decisions ----------------------------------------------------------------
-def later(seconds: float, *, backoff: bool = False) -> RetryLater:
-    return RetryLater("later", seconds, backoff=backoff)
-
-
-RETRY_DELAYS = [
-    pytest.param(1, later(3), 0.0, 3.0, id="a 429 is retried after Telegram's own retry_after"),
-    pytest.param(
-        1, later(5, backoff=True), 0.0, 0.5, id="a first 5xx is retried after half a second"
-    ),
-    pytest.param(3, later(5, backoff=True), 1.5, 2.0, id="the 5xx backoff doubles"),
-    pytest.param(9, later(5, backoff=True), 20.0, 4.0, id="the 5xx backoff stops at 4 s"),
-    pytest.param(10, later(1), 9.0, None, id="the tenth failure is the last"),
-    pytest.param(1, later(31), 0.0, None, id="a 429 asking more than 30 s is not waited for"),
-    pytest.param(4, later(20), 45.0, None, id="no send waits more than a minute in all"),
-]
-
-
-@pytest.mark.parametrize(("attempt", "error", "waited", "delay"), RETRY_DELAYS)
-def test_retry_delay(attempt: int, error: RetryLater, waited: float, delay: float | None) -> None:
-    assert retry_delay(Retries(), attempt, error, waited) == delay
 
 
 # -- a Bot API failing half of the time ----------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,16 +16,25 @@ from sqlmodel import col, select
 
 from bot.clock import FixedClock
 from bot.daily import LEASE, DigestPlan, digest_tick, queue_due_digests
-from bot.digest import build_digest, digest_due, render_digest
+from bot.digest import (
+    FIRST_DIGEST_SPAN,
+    DigestPeriod,
+    DigestReader,
+    build_digest,
+    digest_due,
+    due_digests,
+    render_digest,
+)
 from bot.errors import RetryLater
 from bot.jobs import DIGEST_TICK_SECONDS
-from bot.notify import clock_time
 from bot.render import TELEGRAM_LIMIT, utf16_len
-from bot.types import DigestStory, Item, Match, SendReceipt
+from bot.settings import Settings
+from bot.timeparse import parse_hhmm
+from bot.types import DigestStory, Item, Match, Preferences, SendReceipt
 from store import digests, feeds, items, subscribers, topics
 from store.db import transaction
 from store.feeds import NewFeed
-from store.models import Digest
+from store.models import Digest, Subscriber, Subscription
 from tests.support.builders import RecordingSender, add_subscriber, deps_for
 
 
@@ -94,6 +103,71 @@ def test_digest_due(
     case: str, now: datetime, zone: str, last: str | None, expected: date | None
 ) -> None:
     assert digest_due(now, zone, time(7, 30), last) == expected
+
+
+def reader(
+    chat_id: int,
+    zone: str = "Africa/Bamako",
+    at: time = time(7, 30),
+    *,
+    last_at: datetime | None = None,
+    last_day: str | None = None,
+) -> DigestReader:
+    prefs = Preferences(chat_id, chat_id, "fr", "digest", zone, at, None, ("security",))
+    return DigestReader(prefs, last_at, last_day)
+
+
+# Each row: the readers, now, and the digests due (chat, local day, start) — all ending now.
+DUE_DIGESTS = [
+    pytest.param(
+        [reader(1)],
+        utc(2, 23, 7, 30),
+        [(1, date(2026, 2, 23), utc(2, 23, 7, 30) - FIRST_DIGEST_SPAN)],
+        id="a reader's first digest looks back a day",
+    ),
+    pytest.param(
+        [reader(1, last_at=utc(2, 22, 7, 31), last_day="2026-02-22")],
+        utc(2, 23, 7, 45),
+        [(1, date(2026, 2, 23), utc(2, 22, 7, 31))],
+        id="the next covers everything since the last one",
+    ),
+    pytest.param(
+        [reader(1, last_at=utc(2, 20, 7, 30), last_day="2026-02-20")],
+        utc(2, 23, 9),
+        [(1, date(2026, 2, 23), utc(2, 20, 7, 30))],
+        id="days missed while down are one late digest covering the gap",
+    ),
+    pytest.param(
+        [reader(1, last_at=utc(2, 23, 7, 30), last_day="2026-02-23")],
+        utc(2, 23, 20),
+        [],
+        id="once a local day",
+    ),
+    pytest.param(
+        [reader(1, "Asia/Shanghai"), reader(2, "America/New_York"), reader(3)],
+        utc(2, 23, 7, 30),
+        [
+            (1, date(2026, 2, 23), utc(2, 22, 7, 30)),
+            (3, date(2026, 2, 23), utc(2, 22, 7, 30)),
+        ],
+        id="each reader's own zone, in the readers' order (New York is still at 02:30)",
+    ),
+    pytest.param(
+        [reader(1, at=time(18)), reader(2, at=time(6))],
+        utc(2, 23, 7, 30),
+        [(2, date(2026, 2, 23), utc(2, 22, 7, 30))],
+        id="each reader's own time",
+    ),
+]
+
+
+@pytest.mark.parametrize(("readers", "now", "expected"), DUE_DIGESTS)
+def test_due_digests(
+    readers: list[DigestReader], now: datetime, expected: list[tuple[int, date, datetime]]
+) -> None:
+    due = due_digests(readers, now)
+    assert all(isinstance(period, DigestPeriod) and period.end == now for period in due)
+    assert [(p.reader.chat_id, p.day, p.start) for p in due] == expected
 
 
 def story(n: int, topic: str, sources: int) -> DigestStory:
@@ -316,8 +390,7 @@ def test_digest_comes_once_a_local_day_at_the_local_time(
     tz = ZoneInfo(zone)
     now = datetime.combine(first_day, time(), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(first_day + timedelta(days=3), time(), tzinfo=tz).astimezone(UTC)
-    digest_at = clock_time(at)
-    assert digest_at is not None
+    digest_at = parse_hhmm(at)
     sent: list[datetime] = []
     last: str | None = None
     while now < end:
@@ -553,7 +626,7 @@ def test_digest_timing_through_restarts_downtime_and_changes(
 class ChartRefusedOnce(RecordingSender):
     """Telegram answers the first chart with 429 ``retry_after`` (a short one)."""
 
-    retry_after: float = 0.01
+    retry_after: float = 3.0
     refused: int = 0
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:
@@ -564,11 +637,23 @@ class ChartRefusedOnce(RecordingSender):
 
 
 def test_a_short_429_on_the_chart_sends_neither_part_twice(engine: Engine) -> None:
+    """The 429 is waited out in place, on the pacer's clock (the injected sleep moves
+    the FixedClock: nothing sleeps), as for an alert (tests/test_send_policy.py)."""
     clock = FixedClock(utc(2, 23, 7, 30))
     digest_reader(engine, clock)
     matched_item(engine, 1, utc(2, 23, 7))
     sender = ChartRefusedOnce()
-    tick(engine, clock, sender)
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+
+    async def go() -> list[DigestPlan]:
+        async with deps_for(engine, clock, sender) as deps:
+            deps.pacer = replace(deps.pacer, now=lambda: clock.now().timestamp(), sleep=sleep)
+            return await digest_tick(deps)
+
+    assert len(asyncio.run(go())) == 1  # sent in the first tick
+    assert clock.now() == utc(2, 23, 7, 30) + timedelta(seconds=3)  # waited in place
     clock.advance(minutes=1)
     tick(engine, clock, sender)
     assert sender.refused == 1
@@ -614,3 +699,86 @@ def test_the_console_trend_is_a_line_of_text() -> None:
     line = trend_text(days, {"mining": [0, 1, 4, 2], "energy": [0, 0, 4, 0]}, title="T")
     assert line == "T: ·▁█▂ (max 8)"
     assert trend_text(days, {}, title="T") == "T: ···· (max 0)"
+
+
+# -- `mcwatch digest` (the preview) shows what the job queues -------------------------
+# (chat, mode, zone, digest time, paused, today's digest already sent) at 07:45 UTC.
+READERS = [
+    (20, "digest", None, None, False, False),  # the defaults: Bamako, 07:30 — due
+    (21, "both", "Europe/Paris", None, False, False),  # 08:45 in Paris — due
+    (22, "digest", "Asia/Shanghai", "18:00", False, False),  # 15:45 there — not yet
+    (23, "digest", "America/New_York", None, False, False),  # 02:45 there — not yet
+    (24, "digest", None, None, True, False),  # paused
+    (25, "instant", None, None, False, False),  # wants no digest
+    (26, "digest", None, "07:00", False, True),  # today's is done
+]
+
+
+def test_the_cli_preview_shows_the_digests_the_job_queues(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.digest import _digest
+    from bot.cli.runtime import Runtime
+
+    clock = FixedClock(utc(2, 23, 7, 45))
+    for chat_id, mode, zone, at, paused, done in READERS:
+        digest_reader(engine, clock, chat_id)
+        with transaction(engine) as session:
+            subscribers.update_subscriber(
+                session, chat_id, mode=mode, timezone=zone, digest_time=at, paused=paused
+            )
+            if done:
+                subscriber = subscribers.get_subscriber(session, chat_id)
+                assert subscriber.id is not None
+                digests.queue_digest(
+                    session,
+                    subscriber.id,
+                    "2026-02-23",
+                    utc(2, 22, 7),
+                    utc(2, 23, 7),
+                    utc(2, 23, 7),
+                )
+    runtime = Runtime(Settings(database_url=str(engine.url)), clock)
+    runtime.__dict__["engine"] = engine  # the test's database, already migrated
+    asyncio.run(_digest(runtime, False, None))
+    shown = [
+        int(line.split()[4])
+        for line in capsys.readouterr().out.splitlines()
+        if "digest for" in line
+    ]
+
+    async def job() -> None:
+        async with deps_for(engine, clock) as deps:
+            queue_due_digests(deps)
+
+    asyncio.run(job())
+    with transaction(engine) as session:
+        queued = session.exec(
+            select(Subscriber.chat_id)
+            .join(Digest, col(Digest.subscriber_id) == col(Subscriber.id))
+            .where(col(Digest.created_at) == clock.now())
+            .order_by(col(Subscriber.id))
+        ).all()
+    assert shown == list(queued) == [20, 21]
+
+
+def test_every_reader_is_read_with_their_topics_and_last_digest(engine: Engine) -> None:
+    """More readers than one IN list holds (500 ids a query): none lost at a boundary."""
+    now = utc(2, 23, 7, 45)
+    with transaction(engine) as session:
+        topic, _ = topics.upsert_topic(session, "security", name="Sécurité", query="securite")
+        rows = [Subscriber(chat_id=n, mode="digest", created_at=now) for n in range(1, 1202)]
+        session.add_all(rows)
+        session.flush()
+        for row in rows:
+            assert row.id is not None and topic.id is not None
+            session.add(Subscription(subscriber_id=row.id, topic_id=topic.id))
+            if row.chat_id % 100 == 0:
+                digests.queue_digest(session, row.id, "2026-02-22", now, now, now)
+    with transaction(engine) as session:
+        readers = digests.digest_readers(session, Settings())
+    assert [r.preferences.chat_id for r in readers] == list(range(1, 1202))
+    assert all(r.preferences.topics == ("security",) for r in readers)
+    assert [r.preferences.chat_id for r in readers if r.last_local_date == "2026-02-22"] == list(
+        range(100, 1202, 100)
+    )

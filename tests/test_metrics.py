@@ -271,9 +271,9 @@ def test_a_429_from_the_bot_api_is_counted_and_the_alert_sent_later(
                 served(deps) as (server, client),
             ):
                 await poll_tick(deps)
-                # Longer than bot.outbox.MAX_INLINE_WAIT: the first alert goes back to the
-                # queue; the chat's second waits the 30 s out (the clock moves), then
-                # both go, within the same tick.
+                # Longer than bot.send_policy.QUEUED.longest_wait (10 s): the first
+                # alert goes back to the queue; the chat's second waits the 30 s out
+                # (the clock moves), then both go, within the same tick.
                 botapi.retry_after_next(30, chat_id=CHAT, times=1)
                 await deliver_tick(deps)
                 return await scrape(client, server), await health(client, server)

@@ -46,8 +46,8 @@ def test_console_mode_never_waits_for_telegrams_pacing(token: str | None, waits:
     import asyncio
 
     from bot.deps import open_deps
+    from bot.senders import ConsoleSender
     from bot.settings import Secret, Settings
-    from bot.telegram.sender import ConsoleSender
 
     settings = Settings(telegram_token=Secret(token) if token else None)
 

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from bot.errors import SettingsError
-from bot.settings import Secret, load_settings
+from bot.settings import Secret, Settings, load_settings
+from bot.types import Preferences
+from store import subscribers, topics
+from store.db import transaction
 
 TOKEN = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr"
 
@@ -30,6 +34,12 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
         ("MCWATCH_DIGEST_TIME", "24:00", "MCWATCH_DIGEST_TIME must be HH:MM"),
         ("MCWATCH_TIMEZONE", "Mars/Olympus", "MCWATCH_TIMEZONE must be an IANA timezone"),
         ("MCWATCH_TIMEZONE", "America/Argentina", "MCWATCH_TIMEZONE must be an IANA timezone"),
+        # The rule of /timezone: Area/City, not a legacy name ZoneInfo also takes.
+        (
+            "MCWATCH_TIMEZONE",
+            "EST",
+            "MCWATCH_TIMEZONE must be an IANA timezone such as Africa/Bamako, got 'EST'",
+        ),
         ("MCWATCH_POLL_INTERVAL", "often", "MCWATCH_POLL_INTERVAL must be a whole number"),
         ("MCWATCH_POLL_INTERVAL", "5", "MCWATCH_POLL_INTERVAL must be at least 60"),
         ("MCWATCH_DELIVERY_LEASE", "0", "MCWATCH_DELIVERY_LEASE must be at least 1"),
@@ -108,3 +118,74 @@ def test_a_bad_metrics_port_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({"MCWATCH_METRICS_PORT": "9795/tcp"}, tmp_path)
     assert str(caught.value) == "MCWATCH_METRICS_PORT must be a whole number, got '9795/tcp'"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(" Europe/Paris ", "Europe/Paris"), ("UTC", "UTC"), ("Etc/GMT-1", "Etc/GMT-1")],
+)
+def test_a_timezone_is_read_as_the_bot_reads_it(tmp_path: Path, value: str, expected: str) -> None:
+    assert load_settings({"MCWATCH_TIMEZONE": value}, tmp_path).timezone == expected
+
+
+# -- a subscriber's preferences: the settings' defaults applied once, in the store ----
+NOW = datetime(2026, 2, 23, 12, tzinfo=UTC)
+DEFAULTS = Settings(timezone="Asia/Shanghai", digest_time=time(6, 45))
+
+
+def preferences_of(engine: Engine, chat_id: int) -> Preferences | None:
+    with transaction(engine) as session:
+        return subscribers.preferences(session, chat_id, DEFAULTS)
+
+
+def test_a_subscriber_who_chose_nothing_gets_the_settings_defaults(engine: Engine) -> None:
+    with transaction(engine) as session:
+        for slug in ("security", "energy", "mining"):
+            topic, _ = topics.upsert_topic(session, slug, name=slug, query=slug)
+            topic.position = {"mining": 0, "energy": 1, "security": 2}[slug]
+        subscriber, _ = subscribers.register(
+            session, 20, chat_type="private", title="t", language="en", now=NOW
+        )
+        subscriber_id = subscriber.id
+    assert preferences_of(engine, 20) == Preferences(
+        subscriber_id=subscriber_id or 0,
+        chat_id=20,
+        language="en",
+        mode="instant",
+        timezone="Asia/Shanghai",
+        digest_time=time(6, 45),
+        quiet=None,
+        topics=("mining", "energy", "security"),  # in topic order
+    )
+    assert preferences_of(engine, 21) is None
+
+
+def test_a_subscribers_choices_win_over_the_defaults(engine: Engine) -> None:
+    with transaction(engine) as session:
+        topics.upsert_topic(session, "energy", name="Énergie", query="energie")
+        subscriber, _ = subscribers.register(
+            session, 20, chat_type="private", title="t", language="fr", now=NOW
+        )
+        subscribers.set_subscriptions(session, subscriber.id or 0, ["energy"], subscribed=False)
+        subscribers.update_subscriber(
+            session,
+            20,
+            mode="both",
+            timezone="Europe/Paris",
+            digest_time=time(18, 5),  # a time is stored as "HH:MM"
+            quiet_start="22:00",
+            quiet_end="07:00",
+            paused=True,
+        )
+    found = preferences_of(engine, 20)
+    assert found is not None
+    assert (found.mode, found.timezone, found.digest_time, found.quiet, found.topics) == (
+        "both",
+        "Europe/Paris",
+        time(18, 5),
+        (time(22), time(7)),
+        (),
+    )
+    assert found.paused and found.active and found.zone.key == "Europe/Paris"
+    with transaction(engine) as session:
+        assert subscribers.get_subscriber(session, 20).digest_time == "18:05"

@@ -92,7 +92,7 @@ def test_console_mode_loads_no_telegram_nor_the_scheduler(tmp_path: Path) -> Non
     python-telegram-bot nor APScheduler is imported for them."""
     code = (
         "import json, sys, bot.cli.run, bot.jobs, bot.deps, bot.daily\n"
-        "from bot.telegram.sender import ConsoleSender\n"
+        "from bot.senders import ConsoleSender\n"
         "ConsoleSender()\n"
         "print(json.dumps([n for n in ('telegram', 'apscheduler', 'matplotlib')"
         " if n in sys.modules]))"

@@ -9,11 +9,16 @@ PostgreSQL when named). Time is a FixedClock; nothing sleeps. See
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, event
 
 from bot.telegram.i18n import LANGUAGES, catalog
 from tests.support.telegram import Conversation, all_slugs, button_data, button_labels
@@ -257,6 +262,7 @@ BAD_ARGUMENTS = [
         "/timezone America/Argentina", "Africa/Bamako", id="timezone that is a region, not a city"
     ),
     pytest.param("/timezone ../../etc/passwd", "Africa/Bamako", id="timezone is not a path"),
+    pytest.param("/timezone EST", "Africa/Bamako", id="timezone that is a legacy abbreviation"),
     pytest.param("/subscribe nosuch", "security, defense", id="subscribe to an unknown topic"),
     pytest.param(
         "/unsubscribe security nosuch",
@@ -269,6 +275,7 @@ BAD_ARGUMENTS = [
     pytest.param("/quiet 22:00", "22:00-07:00", id="quiet with only a start"),
     pytest.param("/quiet 25:00-07:00", "22:00-07:00", id="quiet at an impossible hour"),
     pytest.param("/quiet 22:00-22:00", "22:00-07:00", id="quiet that starts when it ends"),
+    pytest.param("/quiet 7:00-07:00", "22:00-07:00", id="quiet that starts when it ends, padded"),
     pytest.param("/quiet tonight", "/quiet off", id="quiet in words"),
     pytest.param("/latest 0", "1 to 20", id="latest zero"),
     pytest.param("/latest 21", "1 to 20", id="latest more than twenty"),
@@ -294,6 +301,82 @@ def test_a_bad_argument_gets_help_in_french(bot: Conversation) -> None:
     assert "ex. /digesttime 07:30" in bot.said(CHAT, "/digesttime 25:00")
     assert "ex. /timezone Africa/Bamako" in bot.said(CHAT, "/timezone Mars/Olympus")
     assert "Thème inconnu : nosuch" in bot.said(CHAT, "/subscribe nosuch")
+
+
+def test_settings_show_the_defaults_then_the_choices(bot: Conversation) -> None:
+    bot.say(CHAT, "/start", language_code="en")
+    shown = bot.said(CHAT, "/settings")
+    assert "07:30" in shown and "Africa/Bamako" in shown  # MCWATCH_DIGEST_TIME, _TIMEZONE
+    for command in ("/digesttime 6:05", "/timezone Asia/Shanghai", "/quiet 22:00–7:00"):
+        bot.say(CHAT, command)
+    shown = bot.said(CHAT, "/settings")
+    assert "06:05" in shown and "Asia/Shanghai" in shown and "22:00–07:00" in shown
+    assert "07:30" not in shown and "Africa/Bamako" not in shown
+    assert "Daily digest at 07:00 (Asia/Shanghai)" in bot.said(CHAT, "/digesttime 7:00")
+    assert "(Asia/Shanghai)" in bot.said(CHAT, "/quiet 23:00-06:00")
+
+
+# -- one read of the chat per update, and one write ----------------------------------
+_SUBSCRIBER_TABLES = re.compile(r"\b(subscribers|subscriptions)\b")
+_WRITE = re.compile(r"^\s*(UPDATE|INSERT INTO|DELETE FROM)\s+(subscribers|subscriptions)\b")
+
+
+@contextmanager
+def subscriber_transactions(engine: Engine) -> Iterator[list[str]]:
+    """Each database transaction that touched the chat's rows (subscriber,
+    subscriptions), in order: "write" if it changed one, else "read"."""
+    counter = itertools.count()
+    current: dict[int, int] = {}
+    statements: list[tuple[int, str]] = []
+
+    def begin(connection: Any) -> None:
+        current[id(connection)] = next(counter)
+
+    def execute(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append((current.get(id(connection), -1), statement))
+
+    seen: list[str] = []
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "before_cursor_execute", execute)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "begin", begin)
+        event.remove(engine, "before_cursor_execute", execute)
+    for _, group in itertools.groupby(statements, key=lambda pair: pair[0]):
+        touched = [sql for _, sql in group if _SUBSCRIBER_TABLES.search(sql)]
+        if touched:
+            seen.append("write" if any(_WRITE.match(sql) for sql in touched) else "read")
+
+
+ONE_READ = [
+    pytest.param("/timezone Europe/Paris", ["read", "write"], id="timezone"),
+    pytest.param("/timezone Mars/Olympus", ["read"], id="a refused timezone writes nothing"),
+    pytest.param("/digesttime 06:00", ["read", "write"], id="digesttime"),
+    pytest.param("/quiet 22:00-07:00", ["read", "write"], id="quiet"),
+    pytest.param("/quiet off", ["read", "write"], id="quiet off"),
+    pytest.param("/mode digest", ["read", "write"], id="mode"),
+    pytest.param("/lang en", ["read", "write"], id="lang"),
+    pytest.param("/resume", ["read", "write"], id="resume"),
+    pytest.param("/unsubscribe mining", ["read", "write"], id="unsubscribe"),
+    pytest.param("/settings", ["read"], id="settings"),
+    pytest.param("/topics", ["read"], id="topics"),
+    pytest.param("/latest", ["read"], id="latest"),
+    pytest.param("/help", ["read"], id="help"),
+    pytest.param("/start", ["write"], id="start again (unpauses): read and write in one"),
+]
+
+
+@pytest.mark.parametrize(("command", "transactions"), ONE_READ)
+def test_a_command_reads_the_chat_once_and_writes_it_at_most_once(
+    bot: Conversation, command: str, transactions: list[str]
+) -> None:
+    # Every command in the table changes something (the store writes no unchanged row).
+    for setup in ("/start", "/quiet 21:00-06:00", "/pause"):
+        bot.say(CHAT, setup, language_code="fr")
+    with subscriber_transactions(bot.engine) as seen:
+        assert bot.said(CHAT, command)
+    assert seen == transactions
 
 
 def test_subscribe_and_unsubscribe_by_slug_decide_what_is_alerted(bot: Conversation) -> None:

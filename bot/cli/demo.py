@@ -60,8 +60,8 @@ def _demo(tmp: Path, base: str, files: list[Path]) -> None:
     from bot.pipeline import poll
     from bot.render import html_to_console
     from bot.seeds import seed
+    from bot.senders import ConsoleSender
     from bot.settings import Settings
-    from bot.telegram.sender import ConsoleSender
     from store import feeds
     from store.db import make_engine, transaction
     from store.feeds import NewFeed

@@ -35,9 +35,8 @@ def digest(
 
 
 async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
-    from bot.daily import FIRST_DIGEST_SPAN, digest_now, digest_tick, plan_digest, send_plan
-    from bot.digest import digest_due
-    from bot.notify import clock_time
+    from bot.daily import digest_now, digest_tick, plan_period, send_plan
+    from bot.digest import due_digests
     from store import digests
     from store.db import transaction
 
@@ -56,30 +55,13 @@ async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
             sent = await digest_tick(deps)
             typer.echo(f"{len(sent)} digests sent", err=True)
             return
-        # Preview: what the next tick would send, without recording anything.
-        now = deps.clock.now()
+        # Preview: what the next tick would send (the same `due_digests`), recording nothing.
         with transaction(deps.engine) as session:
-            readers = digests.digest_readers(session)
-        shown = 0
-        for reader in readers:
-            zone = reader.timezone or deps.settings.timezone
-            at = clock_time(reader.digest_time) or deps.settings.digest_time
-            if digest_due(now, zone, at, reader.last_local_date) is None:
-                continue
-            start = reader.last_digest_at or now - FIRST_DIGEST_SPAN
-            _print(
-                plan_digest(
-                    deps,
-                    subscriber_id=reader.subscriber_id,
-                    chat_id=reader.chat_id,
-                    language=reader.language,
-                    timezone=reader.timezone,
-                    start=start,
-                    end=now,
-                )
-            )
-            shown += 1
-        if not shown:
+            readers = digests.digest_readers(session, deps.settings)
+        due = due_digests(readers, deps.clock.now())
+        for period in due:
+            _print(plan_period(deps, period))
+        if not due:
             typer.echo("no digest is due now (use --chat ID to see one subscriber's now)", err=True)
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.cli.output import emit_json, table
-from bot.cli.runtime import Runtime, parse_since
+from bot.cli.runtime import Runtime
+from bot.timeparse import parse_since
 from bot.types import MAX_ROW_ID
 
 if TYPE_CHECKING:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.cli.output import emit_json, fail, show_progress, table
-from bot.cli.runtime import Runtime, parse_since
+from bot.cli.runtime import Runtime
 from bot.errors import RuleSyntaxError
+from bot.timeparse import parse_since
 
 if TYPE_CHECKING:
     from bot.match import Matcher

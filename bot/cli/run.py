@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from bot.deps import Deps
     from bot.pipeline import PollOutcome
-    from bot.telegram.sender import Sender
+    from bot.senders import Sender
 
 
 def ensure_console_subscriber(engine: Engine, runtime: Runtime, *, active: bool) -> None:
@@ -54,7 +54,8 @@ async def connected(runtime: Runtime) -> AsyncIterator[tuple[Deps, Application |
     the way out.
     """
     from bot.deps import open_deps
-    from bot.telegram.sender import ConsoleSender, TelegramSender
+    from bot.senders import ConsoleSender
+    from bot.telegram.sender import TelegramSender
 
     settings, engine = runtime.settings, runtime.engine
     application = None
@@ -211,7 +212,7 @@ async def _poll(runtime: Runtime, all_feeds: bool, feed_id: int | None) -> list[
     from bot.deps import open_deps
     from bot.logs import progress_line
     from bot.pipeline import poll_iter, select_feeds
-    from bot.telegram.sender import ConsoleSender
+    from bot.senders import ConsoleSender
 
     engine = runtime.engine
     if runtime.settings.console_mode:  # the terminal is the subscriber: `deliver` prints

@@ -7,9 +7,7 @@ database loads Telegram, matplotlib or Alembic (tests/test_startup.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
@@ -64,20 +62,3 @@ def prepare(engine: Engine, clock: Clock) -> None:
     if current_revision(engine) != head_revision(engine):
         upgrade(engine)
     seed(engine, clock, first_start=True)
-
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(value: str, now: datetime) -> datetime:
-    """'7d', '12h', '30m', '2w' → the time that long before ``now``."""
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(f"expected a duration such as 30m, 12h, 7d or 2w, got {value!r}")
-    try:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    except OverflowError:
-        raise ValueError(
-            f"{value.strip()} reaches back before year 1; try a shorter duration"
-        ) from None

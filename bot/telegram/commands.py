@@ -1,9 +1,10 @@
-"""Subscriber commands. Each handler: read the chat, one store transaction, one reply.
+"""Subscriber commands. Each handler: read the chat's preferences once (``_reader``),
+write at most once, reply.
 
 Every reply, keyboard redraw and message edit goes through ``reply``/``reply_photo``/
 ``edit_text``/``edit_keyboard``/``send_to``: paced by the one ``Pacer`` (``deps.pacer``,
 shared with alerts and digests) and retried in place on 429 (Telegram's
-``retry_after``), 5xx and timeouts (``bot.pacing.REPLIES``), with python-telegram-bot's
+``retry_after``), 5xx and timeouts (``bot.send_policy.REPLIES``), with python-telegram-bot's
 errors translated by ``telegram_errors``. What still fails reaches the Application's
 error handler (``bot.telegram.app.log_failure``): one log line.
 
@@ -19,11 +20,9 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import CallbackQuery, Chat, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
@@ -37,10 +36,10 @@ from bot.rules import query_matcher
 from bot.telegram.i18n import LANGUAGES, language_for, t
 from bot.telegram.keyboards import STOP_PREFIX, TOGGLE_PREFIX, stop_keyboard, topics_keyboard
 from bot.telegram.sender import telegram_errors
-from bot.types import MatchInput
+from bot.timeparse import UnparsableTime, format_hhmm, parse_hhmm, parse_quiet, parse_zone
+from bot.types import MatchInput, Preferences
 from store import items, subscribers, topics
 from store.db import transaction
-from store.models import Subscriber
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -52,7 +51,6 @@ MODES = ("instant", "digest", "both")
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 SEARCH_WINDOW = 2000  # newest stored items searched by /search
 SEARCH_RESULTS = 10
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> Deps:
@@ -63,19 +61,27 @@ def _chat_title(chat: Chat) -> str:
     return chat.title or chat.full_name or chat.username or str(chat.id)
 
 
-def _find(deps: Deps, chat_id: int) -> Subscriber | None:
-    with transaction(deps.engine) as session:
-        return subscribers.find_subscriber(session, chat_id)
+def _reader(update: Update, deps: Deps) -> tuple[Preferences | None, str]:
+    """The calling chat's preferences (None: a chat mcwatch does not know), read once
+    for the whole update, and the language to answer in."""
+    chat = update.effective_chat
+    prefs = None
+    if chat is not None:
+        with transaction(deps.engine) as session:
+            prefs = subscribers.preferences(session, chat.id, deps.settings)
+    return prefs, _language_of(update, prefs)
+
+
+def _language_of(update: Update, prefs: Preferences | None) -> str:
+    """The subscriber's chosen language, else from their Telegram settings."""
+    if prefs is not None:
+        return prefs.language
+    user = update.effective_user
+    return language_for(user.language_code if user else None)
 
 
 def _language(update: Update, deps: Deps) -> str:
-    """The subscriber's chosen language, else from their Telegram settings."""
-    chat = update.effective_chat
-    subscriber = _find(deps, chat.id) if chat is not None else None
-    if subscriber is not None:
-        return subscriber.language
-    user = update.effective_user
-    return language_for(user.language_code if user else None)
+    return _reader(update, deps)[1]
 
 
 def is_admin(update: Update, deps: Deps) -> bool:
@@ -83,16 +89,16 @@ def is_admin(update: Update, deps: Deps) -> bool:
     return user is not None and user.id in deps.settings.admin_ids
 
 
-def may_configure(update: Update, deps: Deps) -> bool:
-    """Whether this chat's settings may be changed by this update (see module doc)."""
+def may_configure(update: Update, deps: Deps, prefs: Preferences | None) -> bool:
+    """Whether this chat's settings may be changed by this update (see module doc);
+    ``prefs``: the chat's, as ``_reader`` read them."""
     chat = update.effective_chat
     if chat is None:
         return False
     if chat.type == "private" or is_admin(update, deps):
         return True
     if chat.type == "channel":
-        served = _find(deps, chat.id)
-        return served is not None and served.active
+        return prefs is not None and prefs.active
     return False
 
 
@@ -104,7 +110,7 @@ async def to_chat(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, call: Callable[[], Awaitable[T]]
 ) -> T:
     """``call()`` (one Bot API call that puts something in ``chat_id``), paced by the
-    shared Pacer and retried in place as ``bot.pacing.REPLIES`` says."""
+    shared Pacer and retried in place as ``bot.send_policy.REPLIES`` says."""
 
     async def attempt() -> T:
         with telegram_errors():
@@ -217,26 +223,26 @@ async def answer(
 
 async def _registered(
     update: Update, context: ContextTypes.DEFAULT_TYPE, *, settings_change: bool = False
-) -> tuple[Deps, Subscriber, str] | None:
-    """The calling chat's subscriber, or a reply explaining why there is none."""
+) -> tuple[Deps, Preferences, str] | None:
+    """The calling chat's preferences (the update's one read of them), or a reply
+    explaining why there are none."""
     deps = deps_of(context)
-    chat = update.effective_chat
-    language = _language(update, deps)
-    if chat is None:
+    if update.effective_chat is None:
         return None
-    if settings_change and not may_configure(update, deps):
+    prefs, language = _reader(update, deps)
+    if settings_change and not may_configure(update, deps, prefs):
         await reply(update, context, t(language, "group_admin_only"))
         return None
-    subscriber = _find(deps, chat.id)
-    if subscriber is None or not subscriber.active:
+    if prefs is None or not prefs.active:
         await reply(update, context, t(language, "not_registered"))
         return None
-    return deps, subscriber, language
+    return deps, prefs, language
 
 
-def _update(deps: Deps, chat_id: int, **changes: object) -> Subscriber:
+def _update(deps: Deps, chat_id: int, **changes: object) -> None:
+    """The update's one write of the chat's preferences."""
     with transaction(deps.engine) as session:
-        return subscribers.update_subscriber(session, chat_id, **changes)
+        subscribers.update_subscriber(session, chat_id, **changes)
 
 
 def _known(deps: Deps) -> tuple[list[str], str]:
@@ -250,20 +256,23 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    if not may_configure(update, deps):
-        await reply(update, context, t(_language(update, deps), "group_refused"))
-        return
     user = update.effective_user
-    with transaction(deps.engine) as session:
-        subscriber, created = subscribers.register(
-            session,
-            chat.id,
-            chat_type=chat.type,
-            title=_chat_title(chat),
-            language=language_for(user.language_code if user else None),
-            now=deps.clock.now(),
-        )
-        language = subscriber.language
+    with transaction(deps.engine) as session:  # the read and the write: one transaction
+        prefs = subscribers.preferences(session, chat.id, deps.settings)
+        allowed = may_configure(update, deps, prefs)
+        if allowed:
+            subscriber, created = subscribers.register(
+                session,
+                chat.id,
+                chat_type=chat.type,
+                title=_chat_title(chat),
+                language=language_for(user.language_code if user else None),
+                now=deps.clock.now(),
+            )
+            language = subscriber.language
+    if not allowed:
+        await reply(update, context, t(_language_of(update, prefs), "group_refused"))
+        return
     await reply(update, context, t(language, "start_new" if created else "start_back"))
 
 
@@ -280,12 +289,14 @@ async def topics_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     found = await _registered(update, context)
     if found is None:
         return
-    deps, subscriber, language = found
+    deps, prefs, language = found
     with transaction(deps.engine) as session:
         listed = [(tp.slug, tp.name) for tp in topics.list_topics(session, enabled_only=True)]
-        mine = set(subscribers.subscribed_slugs(session, subscriber.id or 0))
     await reply(
-        update, context, t(language, "topics_header"), reply_markup=topics_keyboard(listed, mine)
+        update,
+        context,
+        t(language, "topics_header"),
+        reply_markup=topics_keyboard(listed, set(prefs.topics)),
     )
 
 
@@ -293,7 +304,7 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
     found = await _registered(update, context, settings_change=True)
     if found is None:
         return
-    deps, subscriber, language = found
+    deps, prefs, language = found
     known, known_text = _known(deps)
     # In the order the reader typed them, once each: the confirmation echoes that order.
     wanted = list(
@@ -315,7 +326,7 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
         return
     with transaction(deps.engine) as session:
         changed = subscribers.set_subscriptions(
-            session, subscriber.id or 0, wanted, subscribed=subscribe
+            session, prefs.subscriber_id, wanted, subscribed=subscribe
         )
     if changed:
         changed = [slug for slug in wanted if slug in changed]
@@ -339,11 +350,11 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    language = _language(update, deps)
+    prefs, language = _reader(update, deps)
     if chat.type != "private" and not is_admin(update, deps):
         await reply(update, context, t(language, "group_admin_only"))
         return
-    if _find(deps, chat.id) is None:
+    if prefs is None:
         await reply(update, context, t(language, "not_registered"))
         return
     keyboard = stop_keyboard(t(language, "stop_yes"), t(language, "stop_cancel"))
@@ -380,20 +391,19 @@ async def toggle_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if query is None or chat is None or not (query.data or "").startswith(TOGGLE_PREFIX):
         return
     slug = (query.data or "")[len(TOGGLE_PREFIX) :]
-    language = _language(update, deps)
+    prefs, language = _reader(update, deps)
     if chat.type != "private" and not is_admin(update, deps):
         await answer(query, t(language, "group_admin_only"), show_alert=True)
         return
     with transaction(deps.engine) as session:
-        subscriber = subscribers.find_subscriber(session, chat.id)
         topic = topics.find_topic(session, slug)
-        if subscriber is None or subscriber.id is None or topic is None:
+        if prefs is None or topic is None:
             now_on = None
         else:
-            now_on = slug not in subscribers.subscribed_slugs(session, subscriber.id)
-            subscribers.set_subscriptions(session, subscriber.id, [slug], subscribed=now_on)
+            now_on = slug not in prefs.topics
+            subscribers.set_subscriptions(session, prefs.subscriber_id, [slug], subscribed=now_on)
             listed = [(tp.slug, tp.name) for tp in topics.list_topics(session, enabled_only=True)]
-            mine = set(subscribers.subscribed_slugs(session, subscriber.id))
+            mine = (set(prefs.topics) | {slug}) if now_on else (set(prefs.topics) - {slug})
     if now_on is None or topic is None:
         await answer(query, t(language, "not_registered"))
         return
@@ -406,11 +416,10 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     found = await _registered(update, context)
     if found is None:
         return
-    deps, subscriber, language = found
+    deps, prefs, language = found
     with transaction(deps.engine) as session:
         known = [tp.slug for tp in topics.list_topics(session, enabled_only=True)]
-        mine = set(subscribers.subscribed_slugs(session, subscriber.id or 0))
-    chosen = [slug for slug in known if slug in mine]
+    chosen = [slug for slug in known if slug in prefs.topics]
     if not chosen:
         topics_text = t(language, "settings_no_topics")
     elif len(chosen) == len(known):
@@ -418,20 +427,20 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     else:
         topics_text = ", ".join(chosen)
     quiet_hours = (
-        f"{subscriber.quiet_start}–{subscriber.quiet_end}"
-        if subscriber.quiet_start and subscriber.quiet_end
+        f"{format_hhmm(prefs.quiet[0])}–{format_hhmm(prefs.quiet[1])}"
+        if prefs.quiet
         else t(language, "settings_no_quiet")
     )
     text = t(
         language,
         "settings",
         topics=topics_text,
-        mode=t(language, f"mode_{subscriber.mode}"),
-        time=subscriber.digest_time or deps.settings.digest_time.strftime("%H:%M"),
-        zone=html.escape(subscriber.timezone or deps.settings.timezone),
+        mode=t(language, f"mode_{prefs.mode}"),
+        time=format_hhmm(prefs.digest_time),
+        zone=html.escape(prefs.timezone),
         quiet=quiet_hours,
         lang=t(language, "language_name"),
-        state=t(language, "settings_paused" if subscriber.paused else "settings_active"),
+        state=t(language, "settings_paused" if prefs.paused else "settings_active"),
     )
     await reply(update, context, text)
 
@@ -463,13 +472,13 @@ async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _registered(update, context, settings_change=True)
     if found is None:
         return
-    deps, subscriber, language = found
+    deps, prefs, language = found
     wanted = (context.args or [""])[0].lower()
     if wanted not in MODES:
-        current = t(language, f"mode_{subscriber.mode}")
+        current = t(language, f"mode_{prefs.mode}")
         await reply(update, context, t(language, "usage_mode", mode=current))
         return
-    _update(deps, subscriber.chat_id, mode=wanted)
+    _update(deps, prefs.chat_id, mode=wanted)
     await reply(update, context, t(language, "mode_set", mode=t(language, f"mode_{wanted}")))
 
 
@@ -477,35 +486,29 @@ async def digesttime(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     found = await _registered(update, context, settings_change=True)
     if found is None:
         return
-    deps, subscriber, language = found
-    zone = subscriber.timezone or deps.settings.timezone
-    wanted = (context.args or [""])[0]
-    match = _HHMM.match(wanted)
-    if not match:
-        current = subscriber.digest_time or deps.settings.digest_time.strftime("%H:%M")
+    deps, prefs, language = found
+    try:
+        wanted = parse_hhmm((context.args or [""])[0])
+    except UnparsableTime:
+        current = format_hhmm(prefs.digest_time)
         await reply(update, context, t(language, "usage_digesttime", time=current))
         return
-    value = f"{int(match.group(1)):02d}:{match.group(2)}"
-    _update(deps, subscriber.chat_id, digest_time=value)
-    await reply(update, context, t(language, "digesttime_set", time=value, zone=zone))
+    _update(deps, prefs.chat_id, digest_time=wanted)
+    value = format_hhmm(wanted)
+    await reply(update, context, t(language, "digesttime_set", time=value, zone=prefs.timezone))
 
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _registered(update, context, settings_change=True)
     if found is None:
         return
-    deps, subscriber, language = found
-    wanted = (context.args or [""])[0]
+    deps, prefs, language = found
     try:
-        if "/" not in wanted and wanted.upper() != "UTC":
-            raise ValueError(wanted)
-        ZoneInfo(wanted)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        # OSError: a tzdata folder such as "America/Argentina" is a region, not a zone.
-        current = subscriber.timezone or deps.settings.timezone
-        await reply(update, context, t(language, "usage_timezone", zone=current))
+        wanted = parse_zone((context.args or [""])[0])
+    except UnparsableTime:
+        await reply(update, context, t(language, "usage_timezone", zone=prefs.timezone))
         return
-    _update(deps, subscriber.chat_id, timezone=wanted)
+    _update(deps, prefs.chat_id, timezone=wanted)
     await reply(update, context, t(language, "timezone_set", zone=wanted))
 
 
@@ -513,12 +516,12 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _registered(update, context, settings_change=True)
     if found is None:
         return
-    deps, subscriber, language = found
+    deps, prefs, language = found
     wanted = (context.args or [""])[0].lower()
     if wanted not in LANGUAGES:
         await reply(update, context, t(language, "usage_lang"))
         return
-    _update(deps, subscriber.chat_id, language=wanted)
+    _update(deps, prefs.chat_id, language=wanted)
     await reply(update, context, t(wanted, "lang_set"))
 
 
@@ -526,39 +529,37 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _registered(update, context, settings_change=True)
     if found is None:
         return
-    deps, subscriber, language = found
-    wanted = "".join(context.args or []).replace("–", "-")
-    if wanted.lower() == "off":
-        _update(deps, subscriber.chat_id, quiet_start=None, quiet_end=None)
-        await reply(update, context, t(language, "quiet_off"))
-        return
-    parts = wanted.split("-")
-    matches = [_HHMM.match(part) for part in parts] if len(parts) == 2 else []
-    if len(matches) != 2 or not all(matches) or parts[0] == parts[1]:
+    deps, prefs, language = found
+    try:
+        wanted = parse_quiet(" ".join(context.args or []))
+    except UnparsableTime:
         await reply(update, context, t(language, "usage_quiet"))
         return
-    start, end = (f"{int(m.group(1)):02d}:{m.group(2)}" for m in matches if m)
-    _update(deps, subscriber.chat_id, quiet_start=start, quiet_end=end)
-    zone = subscriber.timezone or deps.settings.timezone
-    await reply(update, context, t(language, "quiet_set", start=start, end=end, zone=zone))
+    if wanted is None:
+        _update(deps, prefs.chat_id, quiet_start=None, quiet_end=None)
+        await reply(update, context, t(language, "quiet_off"))
+        return
+    start, end = wanted
+    _update(deps, prefs.chat_id, quiet_start=start, quiet_end=end)
+    hours = {"start": format_hhmm(start), "end": format_hhmm(end), "zone": prefs.timezone}
+    await reply(update, context, t(language, "quiet_set", **hours))
+
+
+async def _pause(update: Update, context: ContextTypes.DEFAULT_TYPE, *, paused: bool) -> None:
+    found = await _registered(update, context, settings_change=True)
+    if found is None:
+        return
+    deps, prefs, language = found
+    _update(deps, prefs.chat_id, paused=paused)
+    await reply(update, context, t(language, "paused" if paused else "resumed"))
 
 
 async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _registered(update, context, settings_change=True)
-    if found is None:
-        return
-    deps, subscriber, language = found
-    _update(deps, subscriber.chat_id, paused=True)
-    await reply(update, context, t(language, "paused"))
+    await _pause(update, context, paused=True)
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _registered(update, context, settings_change=True)
-    if found is None:
-        return
-    deps, subscriber, language = found
-    _update(deps, subscriber.chat_id, paused=False)
-    await reply(update, context, t(language, "resumed"))
+    await _pause(update, context, paused=False)
 
 
 async def _send_list(
@@ -572,14 +573,13 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _registered(update, context)
     if found is None:
         return
-    deps, subscriber, language = found
+    deps, prefs, language = found
     arg = (context.args or [str(LATEST_DEFAULT)])[0]
     if not arg.isdigit() or not 1 <= int(arg) <= LATEST_MAX:
         await reply(update, context, t(language, "usage_latest"))
         return
     with transaction(deps.engine) as session:
-        mine = subscribers.subscribed_slugs(session, subscriber.id or 0)
-        rows = items.recent_items(session, limit=int(arg), topics=mine)
+        rows = items.recent_items(session, limit=int(arg), topics=prefs.topics)
     if not rows:
         await reply(update, context, t(language, "latest_empty"))
         return
@@ -623,9 +623,9 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     found = await _registered(update, context)
     if found is None:
         return
-    deps, subscriber, language = found
+    deps, prefs, language = found
     # Drawing the chart takes a few hundred ms of CPU: keep the bot answering meanwhile.
-    plan = await asyncio.to_thread(digest_now, deps, subscriber.chat_id)
+    plan = await asyncio.to_thread(digest_now, deps, prefs.chat_id)
     if plan is None:
         return
     for message in plan.messages:
@@ -639,6 +639,6 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _registered(update, context)
     if found is None:
         return
-    deps, subscriber, language = found
-    png = await asyncio.to_thread(trend_chart, deps, language, subscriber.timezone)
+    deps, prefs, language = found
+    png = await asyncio.to_thread(trend_chart, deps, language, prefs.timezone)
     await reply_photo(update, context, png, t(language, "trend_caption"))

@@ -1,19 +1,20 @@
-"""Senders: the one seam between the outbox and the outside world.
+"""The Telegram sender: ``bot.senders.Sender`` over python-telegram-bot.
 
-``TelegramSender`` turns python-telegram-bot's errors into mcwatch's delivery errors
-(see ``bot.errors``); ``ConsoleSender`` prints when no token is configured.
+``telegram_errors`` turns python-telegram-bot's errors into mcwatch's delivery errors
+(see ``bot.errors``), for ``TelegramSender`` and for the command replies alike; what
+then happens to the message is ``bot.send_policy``'s decision. The ``Sender`` protocol
+and the console sender live outside this package (``bot.senders``).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
-from bot.render import html_to_console
+from bot.send_policy import QUEUED
 from bot.types import SendReceipt
 
 if TYPE_CHECKING:
@@ -22,18 +23,9 @@ if TYPE_CHECKING:
 # python-telegram-bot is imported where Telegram is talked to, never for the console:
 # console mode (`run --once`, `demo`, the CLI) does not pay for it.
 
-# Backoff for 5xx and timeouts when Telegram gives no Retry-After.
-TRANSIENT_RETRY_SECONDS = 5.0
-
-
-class Sender(Protocol):
-    async def send(
-        self, chat_id: int, text: str, *, html_mode: bool = True, reply_markup: Any = None
-    ) -> SendReceipt: ...
-
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None: ...
-
-    async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt: ...
+# 5xx and timeouts come with no Retry-After: the figure on the error is nominal, the
+# backoff is the policy's (``bot.send_policy.wait_after``, which ignores it).
+TRANSIENT_RETRY_SECONDS = QUEUED.first_backoff
 
 
 def _seconds(value: int | float | timedelta) -> float:
@@ -121,35 +113,3 @@ class TelegramSender:
                 parse_mode=ParseMode.HTML,
             )
         return SendReceipt(message_id=message.message_id)
-
-
-class ConsoleSender:
-    """Console mode: print each message, framed, to ``stream``."""
-
-    shows_images = False  # a digest's trend comes as a line of text (bot.daily)
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stdout
-        self.count = 0
-
-    def _frame(self, label: str, body: str) -> None:
-        print(f"── {label} " + "─" * max(4, 60 - len(label)), file=self.stream)
-        print(body, file=self.stream)
-        print(file=self.stream, flush=True)
-
-    async def send(
-        self, chat_id: int, text: str, *, html_mode: bool = True, reply_markup: Any = None
-    ) -> SendReceipt:
-        self.count += 1
-        self._frame(f"message to chat {chat_id}", html_to_console(text) if html_mode else text)
-        return SendReceipt(message_id=self.count)
-
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
-        self._frame(f"message {message_id} in chat {chat_id} updated", html_to_console(text))
-
-    async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:
-        self.count += 1
-        self._frame(
-            f"chart to chat {chat_id}", f"[PNG, {len(png):,} bytes] " + html_to_console(caption)
-        )
-        return SendReceipt(message_id=self.count)

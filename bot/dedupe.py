@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+
+from bot.match.text import fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,10 +526,9 @@ for _prefix, _name in _PREFIXES:
 _LONGEST = max(map(len, _BY_PREFIX))
 
 
-@lru_cache(maxsize=1 << 16)
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+# The matcher's fold (one definition: bot.match.text), cached: a poll folds the same
+# words again and again.
+_fold = lru_cache(maxsize=1 << 16)(fold)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -6,8 +6,15 @@
     ├── SettingsError            a setting is missing or malformed (names the setting)
     ├── FeedError                one feed failed; the others go on
     │   ├── FetchError           timeout, HTTP status, too large, bad redirect
+    │   │   └── BodyTooLarge     the body passed the size limit (fetch stops reading)
     │   └── ParseError           not a feed, malformed beyond recovery
+    │       └── NotJson          declared or shaped as JSON, and not JSON at all
     ├── RuleSyntaxError          (also ValueError) a rule does not parse; has ``column``
+    ├── LexiconError             (also ValueError) alias sets or gate settings malformed
+    │   └── TopicsDocumentError  a topics document malformed; ``slug``, ``column``
+    ├── LabelledFileError        (also ValueError) a labelled file cannot be scored
+    ├── UnparsableTime           (also ValueError) not HH:MM, a zone, quiet hours, a duration
+    ├── SeedError                a seed or topics file missing, unreadable or malformed
     ├── DeliveryError            Telegram refused a message
     │   ├── RetryLater           429 / 5xx / timeout; has ``retry_after`` seconds
     │   ├── RecipientBlocked     403: the user blocked the bot or left the chat
@@ -41,6 +48,14 @@ class ParseError(FeedError):
     """The body is not a feed mcwatch can read."""
 
 
+class BodyTooLarge(FetchError):
+    """The body went past ``FetchLimits.max_bytes``: fetch stops reading it."""
+
+
+class NotJson(ParseError):
+    """The body is not JSON at all (as opposed to JSON that is not a feed)."""
+
+
 class RuleSyntaxError(McwatchError, ValueError):
     """A rule does not parse. ``column`` is 1-based and points at the problem."""
 
@@ -49,6 +64,37 @@ class RuleSyntaxError(McwatchError, ValueError):
         self.column = column
         self.query = query
         super().__init__(f"error at column {column}: {message}")
+
+
+class LexiconError(McwatchError, ValueError):
+    """The lexicon (alias sets or gate configuration) is malformed; names the bad key."""
+
+
+class TopicsDocumentError(LexiconError):
+    """The topics document is malformed. ``slug``/``column`` locate a bad rule."""
+
+    def __init__(self, message: str, slug: str | None = None, column: int | None = None):
+        self.slug = slug
+        self.column = column
+        super().__init__(message)
+
+
+class LabelledFileError(McwatchError, ValueError):
+    """A labelled file that cannot be scored; the message names the entry and the key."""
+
+
+class UnparsableTime(McwatchError, ValueError):
+    """``value`` is not ``expected`` (a phrase: "HH:MM", "an IANA timezone such as …")."""
+
+    def __init__(self, expected: str, value: str) -> None:
+        super().__init__(f"expected {expected}, got {value!r}")
+        self.expected = expected
+        self.value = value
+
+
+class SeedError(McwatchError):
+    """A seed or topics file is missing, unreadable or malformed, or the database changed
+    under a reset; the message (one line) names the file and entry."""
 
 
 class DeliveryError(McwatchError):

@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from bot import __version__
+from bot.errors import BodyTooLarge
 from bot.types import FeedRef, FetchResult
 
 log = logging.getLogger(__name__)
@@ -209,10 +210,6 @@ async def _read(
         last_modified=response.headers.get("Last-Modified"),
         **common,  # type: ignore[arg-type]
     )
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 # Content-Encoding → zlib window bits (gzip header; zlib header for "deflate", which

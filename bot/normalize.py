@@ -320,8 +320,3 @@ def strip_outlet(text: str, outlet: str, *, after_space: bool = False) -> str:
         return head.rstrip()
     return text
 
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form for simple searches ("Pékin" == "pekin")."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))

@@ -6,13 +6,15 @@ bot's ``/search``. Compiling the nine seeded topics takes milliseconds.
 
 from __future__ import annotations
 
+from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bot.match import Lexicon, Matcher, compile_rules, validate_rule
-from bot.types import TopicRule
-from store import topics
+from bot.types import MatchInput, StoredItem, TopicRule
+from store import items, topics
 from store.db import transaction
 
 
@@ -46,3 +48,18 @@ def query_matcher(engine: Engine, query: str, *, gate: bool = True) -> Matcher:
     if not gate:
         lexicon = Lexicon(aliases=lexicon.aliases)
     return compile_rules([TopicRule(slug="query", query=query, name=query)], lexicon)
+
+
+def search(
+    engine: Engine, query: str, *, since: datetime | None = None, window: int, limit: int
+) -> list[StoredItem]:
+    """Stored items matching ``query`` (the rule language, without the Mali–China gate),
+    newest first: the newest ``window`` items since ``since`` are read, at most
+    ``limit`` returned. ``items search`` and ``/search`` both ask here.
+
+    Raises RuleSyntaxError with the column."""
+    matcher = query_matcher(engine, query, gate=False)
+    with transaction(engine) as session:
+        rows = items.list_items(session, since=since, limit=window)
+    hits = (row for row in rows if matcher.match(MatchInput(row.title, row.summary, row.language)))
+    return list(islice(hits, limit))

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from bot.clock import Clock
 from bot.discover import feed_url_problem
-from bot.errors import McwatchError
-from bot.match import LexiconError, TopicsDocumentError, load_topics_document
+from bot.errors import LexiconError, SeedError, TopicsDocumentError
+from bot.match import load_topics_document
 from bot.resources import data_path
 from store.db import transaction
 from store.feeds import NewFeed
@@ -36,11 +36,6 @@ from store.seed import (
 )
 
 LANGUAGES = ("fr", "en")
-
-
-class SeedError(McwatchError):
-    """A seed or topics file is missing, unreadable or malformed, or the database changed
-    under a reset; the message (one line) names the file and entry."""
 
 
 # libyaml's safe loader when PyYAML was built with it (about 10x faster on the seed files,

@@ -23,8 +23,8 @@ from typing import TypeVar
 
 from dotenv import dotenv_values
 
-from bot.errors import SettingsError
-from bot.timeparse import UnparsableTime, parse_hhmm, parse_zone
+from bot.errors import SettingsError, UnparsableTime
+from bot.timeparse import parse_hhmm, parse_zone
 
 PREFIX = "MCWATCH_"
 DEFAULT_API_URL = "https://api.telegram.org/bot"

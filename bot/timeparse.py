@@ -22,6 +22,8 @@ import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.errors import UnparsableTime
+
 HHMM = "HH:MM"
 ZONE = "an IANA timezone such as Africa/Bamako"
 QUIET = "HH:MM-HH:MM or off"
@@ -30,15 +32,6 @@ DURATION = "a duration such as 30m, 12h, 7d or 2w"
 _HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _DURATION = re.compile(r"(\d+)\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class UnparsableTime(ValueError):
-    """``value`` is not ``expected`` (a phrase: "HH:MM", "an IANA timezone such as …")."""
-
-    def __init__(self, expected: str, value: str) -> None:
-        super().__init__(f"expected {expected}, got {value!r}")
-        self.expected = expected
-        self.value = value
 
 
 def parse_hhmm(value: str) -> time:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from bot.types import Item as ItemRecord
@@ -215,9 +215,8 @@ def list_items(
     since: datetime | None = None,
     limit: int = 50,
     matched_only: bool = False,
-    words: Sequence[str] = (),
 ) -> list[StoredItem]:
-    """Newest first. ``words`` keeps items whose title or summary contain every word."""
+    """Newest first. Searching is ``bot.rules.search``: the rule language, not SQL LIKE."""
     query = select(Item).order_by(col(Item.published).desc(), col(Item.id).desc())
     if since is not None:
         query = query.where(col(Item.published) >= since)
@@ -231,14 +230,6 @@ def list_items(
         )
     elif matched_only:
         query = query.where(col(Item.id).in_(select(ItemTopic.item_id)))
-    for word in words:
-        pattern = f"%{word.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(col(Item.title)).like(pattern),
-                func.lower(col(Item.summary)).like(pattern),
-            )
-        )
     rows = list(session.exec(query.limit(limit)))
     return [_stored(session, row) for row in rows]
 

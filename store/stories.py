@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -50,10 +49,6 @@ def sources(session: Session, story_id: int) -> list[str]:
         if name and name not in names:
             names.append(name)
     return names
-
-
-def sources_by_story(session: Session, story_ids: Sequence[int]) -> dict[int, list[str]]:
-    return {story_id: sources(session, story_id) for story_id in set(story_ids)}
 
 
 def flag_edits(session: Session, story_id: int) -> int:

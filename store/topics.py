@@ -9,7 +9,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.errors import StoreError
-from bot.types import TopicRule
 from store.models import Meta, Topic
 
 LEXICON_KEY = "lexicon"
@@ -31,14 +30,6 @@ def get_topic(session: Session, slug: str) -> Topic:
 
 def find_topic(session: Session, slug: str) -> Topic | None:
     return session.exec(select(Topic).where(Topic.slug == slug)).first()
-
-
-def topic_rules(session: Session) -> list[TopicRule]:
-    """The enabled topics as the matcher wants them, in display order."""
-    return [
-        TopicRule(slug=t.slug, query=t.query, name=t.name)
-        for t in list_topics(session, enabled_only=True)
-    ]
 
 
 def upsert_topic(

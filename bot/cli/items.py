@@ -128,22 +128,15 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Search stored items with the rule language (accent- and case-insensitive)."""
-    from bot.rules import query_matcher
-    from bot.types import MatchInput
-    from store import items as store_items
-    from store.db import transaction
+    from bot.rules import search as search_stored
     from store.schemas import item_json
 
     runtime = Runtime.load()
     try:
         start = parse_since(since, runtime.clock.now())
-        matcher = query_matcher(runtime.engine, query, gate=False)
+        hits = search_stored(runtime.engine, query, since=start, window=100_000, limit=limit)
     except ValueError as exc:  # RuleSyntaxError is a ValueError, with its column
         raise typer.BadParameter(str(exc), param_hint="QUERY") from None
-    with transaction(runtime.engine) as session:
-        stored = store_items.list_items(session, since=start, limit=100_000)
-    hits = [i for i in stored if matcher.match(MatchInput(i.title, i.summary, i.language))]
-    hits = hits[:limit]
     if as_json:
         emit_json([item_json(item) for item in hits])
         return

@@ -143,8 +143,9 @@ def eval_command(
 ) -> None:
     """Precision, recall and F1 per topic (and for the Mali–China relationship) on a
     labelled file."""
+    from bot.errors import LabelledFileError
     from bot.match import compile_rules, load_topics_document
-    from bot.match.evaluate import LabelledFileError, evaluate, load_labelled
+    from bot.match.evaluate import evaluate, load_labelled
     from bot.rules import stored_matcher
 
     matcher: Matcher

@@ -14,11 +14,12 @@ Pure: no I/O, no environment. Public API::
 
 from __future__ import annotations
 
+from bot.errors import LexiconError, TopicsDocumentError
 from bot.match.compile import Matcher, compile_rules, validate_rule
-from bot.match.document import TopicsDocumentError, TopicSpec, load_topics_document
+from bot.match.document import TopicSpec, load_topics_document
 from bot.match.explain import Explanation, RelationshipExplanation, TopicExplanation
 from bot.match.gate import GateVerdict
-from bot.match.lexicon import THRESHOLDS, Lexicon, LexiconError, Relationship, Threshold
+from bot.match.lexicon import THRESHOLDS, Lexicon, Relationship, Threshold
 from bot.match.syntax import parse, render
 
 __all__ = [

@@ -19,22 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import RuleSyntaxError
+from bot.errors import RuleSyntaxError, TopicsDocumentError
 from bot.match.compile import validate_rule
-from bot.match.lexicon import Lexicon, LexiconError
+from bot.match.lexicon import Lexicon
 from bot.types import TopicRule
 
 SUPPORTED_VERSIONS = (1,)
 _SLUG_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}\Z")
-
-
-class TopicsDocumentError(LexiconError):
-    """The topics document is malformed. ``slug``/``column`` locate a bad rule."""
-
-    def __init__(self, message: str, slug: str | None = None, column: int | None = None):
-        self.slug = slug
-        self.column = column
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.errors import LabelledFileError
 from bot.match.compile import Matcher
 from bot.types import MatchInput
-
-
-class LabelledFileError(ValueError):
-    """A labelled file that cannot be scored; the message names the entry and the key."""
 
 
 def load_labelled(entries: Any, known_slugs: Iterable[str]) -> list[LabelledItem]:

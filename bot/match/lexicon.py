@@ -22,12 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from bot.errors import McwatchError, RuleSyntaxError
+from bot.errors import LexiconError, RuleSyntaxError
 from bot.match.syntax import Leaf, Term, parse, parse_term
-
-
-class LexiconError(McwatchError, ValueError):
-    """The lexicon (alias sets or gate configuration) is malformed; names the bad key."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ A new format is one more module with a ``claims(body, media_type)`` test and a
 
 from __future__ import annotations
 
-from bot.errors import ParseError
+from bot.errors import NotJson, ParseError
 from bot.parse import feedparser_backend, jsonfeed, rss_fast
 from bot.parse.guard import neutralise
 from bot.types import ParsedFeed
@@ -43,7 +43,7 @@ def parse_feed(body: bytes, *, url: str = "", content_type: str | None = None) -
         return _parse_xml(body, url)
     try:
         return jsonfeed.parse_json_feed(body, url=url)
-    except jsonfeed.NotJson as not_json:
+    except NotJson as not_json:
         # Not JSON at all, though it opened like JSON or was served as JSON. feedparser's
         # loose parser reads an RSS document behind a stray "{", as it did before JSON
         # Feed was read; when it finds no feed either, the JSON error is the one that

@@ -30,7 +30,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
-from bot.errors import ParseError
+from bot.errors import NotJson, ParseError
 from bot.parse.fields import clean_text, language_code, plausible
 from bot.types import ParsedFeed, RawEntry
 
@@ -44,10 +44,6 @@ _OPENS_MARKUP = re.compile(rb"(?:\xef\xbb\xbf)?\s*<")
 _VERSION = re.compile(r"https?://jsonfeed\.org/version/(\d+)(?:\.\d+)?/?", re.IGNORECASE)
 # Python's json reads "\ud800" into a lone surrogate, which no database can store.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-class NotJson(ParseError):
-    """The body is not JSON at all (as opposed to JSON that is not a feed)."""
 
 
 def claims(body: bytes, media_type: str) -> bool:

@@ -8,6 +8,8 @@ against Alembic's own head, so it cannot drift).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,3 +84,46 @@ def is_ready(engine: Engine) -> bool:
             "SELECT 1 WHERE EXISTS (SELECT 1 FROM seed_records) OR EXISTS (SELECT 1 FROM topics)"
         )
         return connection.execute(seeded).first() is not None
+
+
+# pg_advisory_lock's key for "this database is being migrated or seeded" (any bigint;
+# this one spells "mcwatch" in ASCII, so it cannot collide by accident with a small id).
+STARTUP_LOCK_KEY = 0x6D63776174636800
+
+
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """One process at a time migrates and seeds: any number of workers may start at once
+    on an empty database (the others wait here, then find it ready).
+
+    PostgreSQL: a session advisory lock, held on a connection of its own. SQLite: an
+    exclusive ``flock`` on ``<database>.lock`` beside the file (SQLite's own locks are
+    taken and released per statement by Alembic, too fine to serialise a migration).
+    An in-memory database belongs to one process: nothing to lock.
+    """
+    from sqlalchemy import text
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK_KEY}
+                )
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with Path(f"{database}.lock").open("a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

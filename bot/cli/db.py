@@ -19,11 +19,14 @@ app = typer.Typer(help="Database schema and seed data.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade() -> None:
     """Create or migrate the database schema to the newest version."""
-    from store.db import make_engine
+    from store.db import database_errors, make_engine
+    from store.migrate import startup_lock
     from store.migrate import upgrade as upgrade_schema
 
     runtime = Runtime.load()
-    before, after = upgrade_schema(make_engine(runtime.settings.database_url))
+    engine = make_engine(runtime.settings.database_url)
+    with database_errors(engine.url), startup_lock(engine):
+        before, after = upgrade_schema(engine)
     if before == after:
         typer.echo(f"schema already at {after}")
     else:

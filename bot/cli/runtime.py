@@ -51,14 +51,18 @@ class Runtime:
 
 
 def prepare(engine: Engine, clock: Clock) -> None:
-    """Migrate and seed when needed. The usual case (schema at the head, topics there)
-    is one cheap query, with neither Alembic nor the seed files loaded."""
-    from store.migrate import current_revision, head_revision, is_ready, upgrade
+    """Migrate and seed when needed, one process at a time. The usual case (schema at
+    the head, topics there) is one cheap query, with neither Alembic nor the seed files
+    loaded, and no lock."""
+    from store.migrate import current_revision, head_revision, is_ready, startup_lock, upgrade
 
     if is_ready(engine):
         return
     from bot.seeds import seed
 
-    if current_revision(engine) != head_revision(engine):
-        upgrade(engine)
-    seed(engine, clock, first_start=True)
+    with startup_lock(engine):  # several workers starting at once: one does the work
+        if is_ready(engine):
+            return
+        if current_revision(engine) != head_revision(engine):
+            upgrade(engine)
+        seed(engine, clock, first_start=True)

@@ -17,6 +17,9 @@ from itertools import pairwise
 from bot.types import FetchResult, ParsedFeed
 
 MIN_INTERVAL = timedelta(minutes=5)  # never hammer a publisher, whatever a feed says
+# The floor in seconds, as the settings and `feeds add --interval` refuse what is below
+# it (rather than raise it silently here).
+MIN_INTERVAL_SECONDS = int(MIN_INTERVAL.total_seconds())
 MAX_HINT = timedelta(hours=24)  # a max-age or ttl beyond a day is ignored past a day
 MAX_BACKOFF = timedelta(hours=24)  # a failing feed is still tried daily, never dropped
 JITTER = 0.10  # ±10 %

@@ -24,6 +24,7 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from bot.errors import SettingsError, UnparsableTime
+from bot.schedule import MIN_INTERVAL_SECONDS
 from bot.timeparse import parse_hhmm, parse_zone
 
 PREFIX = "MCWATCH_"
@@ -108,14 +109,18 @@ def _parse_time(parse: Callable[[str], T], value: str, name: str) -> T:
         raise SettingsError(f"{name} must be {exc.expected}, got {value!r}") from None
 
 
-def _parse_int(value: str, name: str, *, minimum: int) -> int:
+def _parse_int(value: str, name: str, *, minimum: int, why: str = "") -> int:
     try:
         number = int(value.strip())
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
     if number < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {number}")
+        raise SettingsError(f"{name} must be at least {minimum}{why}, got {number}")
     return number
+
+
+# Why the poll interval has a floor, said where a value below it is refused.
+POLITE = " (mcwatch never polls a publisher more often than every 5 minutes)"
 
 
 def _parse_admin_ids(value: str, name: str) -> frozenset[int]:
@@ -244,7 +249,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     if (v := get("ADMIN_IDS")) is not None:
         values["admin_ids"] = _parse_admin_ids(v, "MCWATCH_ADMIN_IDS")
     if (v := get("POLL_INTERVAL")) is not None:
-        values["poll_interval"] = _parse_int(v, "MCWATCH_POLL_INTERVAL", minimum=60)
+        values["poll_interval"] = _parse_int(
+            v, "MCWATCH_POLL_INTERVAL", minimum=MIN_INTERVAL_SECONDS, why=POLITE
+        )
     if (v := get("TIMEZONE")) is not None:
         values["timezone"] = _parse_time(parse_zone, v, "MCWATCH_TIMEZONE")
     if (v := get("DIGEST_TIME")) is not None:

@@ -490,3 +490,19 @@ def test_a_public_page_cannot_point_feeds_add_into_a_private_network() -> None:
     assert asyncio.run(_announced(public)) == ["http://8.8.4.4/rss"]
     private = FetchResult(feed_id=0, url="http://127.0.0.1:9/", status=200, body=body)
     assert len(asyncio.run(_announced(private))) == 3  # a private page may: it is the admin's
+
+
+def test_an_interval_below_the_schedules_floor_is_refused_with_its_reason(
+    mcwatch: Mcwatch, feed_server: FeedServer
+) -> None:
+    """bot.schedule never polls more often than MIN_INTERVAL: a shorter --interval used
+    to be stored and silently raised; it is refused, and nothing is stored."""
+    feed_server.serve("/rss", FEED)
+    run = mcwatch("feeds", "add", feed_server.url("/rss"), "--interval", "60")
+    assert run.code == 2
+    assert run.err.splitlines() == [
+        "mcwatch feeds add: error: Invalid value for '--interval': 60 is below 300 s: mcwatch "
+        "never polls a publisher more often than every 5 minutes "
+        "(see 'mcwatch feeds add --help')"
+    ]
+    assert mcwatch("feeds", "add", feed_server.url("/rss"), "--interval", "300").code == 0

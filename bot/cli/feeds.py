@@ -58,6 +58,18 @@ def _check_url(url: str) -> str:
     return url
 
 
+def _check_interval(seconds: int | None) -> int | None:
+    """The schedule's floor, refused here with its reason rather than raised silently."""
+    from bot.schedule import MIN_INTERVAL_SECONDS
+
+    if seconds is not None and seconds < MIN_INTERVAL_SECONDS:
+        raise typer.BadParameter(
+            f"{seconds} is below {MIN_INTERVAL_SECONDS} s: mcwatch never polls a publisher "
+            "more often than every 5 minutes"
+        )
+    return seconds
+
+
 def _check_feed_id(feed_id: int) -> int:
     """A feed id the database can hold (1 to ``MAX_ROW_ID``), else a usage error."""
     from bot.types import MAX_ROW_ID
@@ -82,7 +94,10 @@ def add(
     ],
     name: Annotated[str, typer.Option("--name", help="Display name (source of alerts).")] = "",
     interval: Annotated[
-        int | None, typer.Option("--interval", min=60, help="Seconds between polls.")
+        int | None,
+        typer.Option(
+            "--interval", callback=_check_interval, help="Seconds between polls (≥ 300)."
+        ),
     ] = None,
     lang: Annotated[
         str | None, typer.Option("--lang", help="Language of the feed: fr or en.")

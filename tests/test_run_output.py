@@ -21,6 +21,7 @@ from bot.__main__ import main
 from bot.logs import TerminalHandler, progress_line
 from tests.support.botapi import BOT_USER, BotApi
 from tests.support.feed_server import FeedServer
+from tests.support.telegram import Conversation
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "seeds" / "samples" / "maliactu-fr.rss"
@@ -155,3 +156,26 @@ def test_a_log_line_never_shares_the_progress_bar_line() -> None:
     assert stream.getvalue() == (
         "WARNING before\n\r\x1b[KWARNING during\npolling [##--] 2/4WARNING after\n"
     )
+
+
+def test_a_failing_command_menu_is_retried_and_the_daemon_goes_on(
+    bot: Conversation, caplog: pytest.LogCaptureFixture
+) -> None:
+    """setMyCommands answering 502 at start used to stop `mcwatch run`: now it is one
+    warning line per failure and a retry later, until Telegram takes it."""
+    import asyncio
+
+    from bot.cli.run import publish_menu
+
+    assert bot.application is not None
+    bot.botapi.fail_next(502, method="setMyCommands", times=2)
+
+    async def publish() -> bool:
+        return await publish_menu(bot.application, asyncio.Event(), delays=(0.01,))
+
+    with caplog.at_level(logging.WARNING, logger="bot.cli.run"):
+        assert bot._run(publish()) is True
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.cli.run"]
+    assert len(warnings) == 2
+    assert all(w.startswith("the command menu could not be published (") for w in warnings)
+    assert {c.get("language_code", "") for c in bot.botapi.commands} == {"fr", "en", ""}

@@ -143,11 +143,10 @@ async def _run(runtime: Runtime, once: bool) -> None:
                 err=True,
             )
             return
-        if application is not None:
-            from bot.telegram.app import publish_commands
-
-            await publish_commands(application)
         stop = asyncio.Event()
+        menu = None
+        if application is not None:  # a Bot API hiccup at start must not stop the daemon
+            menu = asyncio.create_task(publish_menu(application, stop))
         received: list[str] = []
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -158,8 +157,47 @@ async def _run(runtime: Runtime, once: bool) -> None:
         try:
             await run_forever(deps, application, stop)
         finally:
+            if menu is not None:
+                menu.cancel()
             why = f" on {received[0]}" if received else ""
             typer.echo(f"mcwatch: stopped{why} after {_duration(loop.time() - started)}", err=True)
+
+
+MENU_RETRY_SECONDS = (5.0, 30.0, 120.0, 600.0)  # then every 10 minutes
+
+
+async def publish_menu(
+    application: Application,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+    delays: tuple[float, ...] = MENU_RETRY_SECONDS,
+) -> bool:
+    """Publish the command menu, retried later while Telegram or the network fails; a
+    failure is one line in the log, and the daemon runs meanwhile. True once published."""
+    import asyncio
+    import logging
+
+    from telegram.error import TelegramError
+
+    from bot.telegram.app import publish_commands
+
+    log = logging.getLogger("bot.cli.run")
+    attempt = 0
+    while not stop.is_set():
+        try:
+            await publish_commands(application)
+            return True
+        except TelegramError as exc:
+            delay = delays[min(attempt, len(delays) - 1)]
+            log.warning(
+                "the command menu could not be published (%s: %s); retrying in %.0f s",
+                type(exc).__name__,
+                exc.message,
+                delay,
+            )
+        attempt += 1
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+    return False
 
 
 def _stopper(stop: asyncio.Event, received: list[str], name: str) -> Callable[[], None]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.daily import digest_tick
@@ -131,6 +132,42 @@ async def run_forever(
         await _run_ticks(deps, application, stop)
 
 
+@dataclass
+class SkippedTicks:
+    """Ticks APScheduler skipped because the previous one of the kind still ran (a long
+    poll, a slow Telegram): normal under load, and worth one INFO line with figures per
+    ``every`` seconds, not a WARNING per skip (APScheduler's own, silenced in bot.logs).
+    """
+
+    every: float = 600.0
+    now: Callable[[], float] = field(default=time.monotonic)
+    counts: dict[str, int] = field(default_factory=dict)
+    since: float = 0.0  # start of the figures being counted
+    last: float | None = None  # the last skip
+
+    def record(self, job_id: str) -> None:
+        now = self.now()
+        quiet = self.last is None or now - self.last >= self.every
+        self.last = now
+        if quiet:  # the first skip after a quiet while: said at once, figures follow
+            log.info(
+                "a %s tick was skipped: the previous one still ran (figures every %.0f min)",
+                job_id,
+                self.every / 60,
+            )
+            self.counts, self.since = {}, now
+            return
+        self.counts[job_id] = self.counts.get(job_id, 0) + 1
+        if now - self.since >= self.every:
+            figures = ", ".join(f"{job} {n}" for job, n in sorted(self.counts.items()))
+            log.info(
+                "ticks skipped while the previous one still ran, in %.0f min: %s",
+                (now - self.since) / 60,
+                figures,
+            )
+            self.counts, self.since = {}, now
+
+
 async def _run_ticks(
     deps: Deps,
     application: Application | None,  # type: ignore[type-arg]
@@ -164,6 +201,15 @@ async def _run_ticks(
         seconds=DIGEST_TICK_SECONDS,
         id="digest",
         **common,
+    )
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+
+    skipped = SkippedTicks()
+    scheduler.add_listener(
+        lambda event: (
+            skipped.record(event.job_id) if isinstance(event, JobSubmissionEvent) else None
+        ),
+        EVENT_JOB_MAX_INSTANCES,
     )
     scheduler.start()
     updates_task = None

@@ -101,12 +101,14 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     quieted = (
         "httpx",
         "httpcore",
-        "apscheduler",  # "Added job", "Scheduler started": its own chatter, not news
         "telegram.ext.Updater",
         "alembic",
     )
     for name in quieted:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # APScheduler's "Added job", "Scheduler started" (INFO) and a WARNING per skipped tick
+    # ("maximum number of running instances reached"): bot.jobs reports skips itself.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def context(**fields: object) -> str:

@@ -179,3 +179,25 @@ def test_a_failing_command_menu_is_retried_and_the_daemon_goes_on(
     assert len(warnings) == 2
     assert all(w.startswith("the command menu could not be published (") for w in warnings)
     assert {c.get("language_code", "") for c in bot.botapi.commands} == {"fr", "en", ""}
+
+
+def test_skipped_ticks_are_one_info_line_with_figures_per_ten_minutes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.jobs import SkippedTicks
+
+    clock = [0.0]
+    skipped = SkippedTicks(now=lambda: clock[0])
+    with caplog.at_level(logging.INFO, logger="bot.jobs"):
+        for second in range(0, 1300, 2):  # a deliver tick skipped every 2 s for 21 min
+            clock[0] = float(second)
+            skipped.record("deliver")
+            if second % 30 == 0:
+                skipped.record("poll")
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.jobs"]
+    assert lines == [
+        "a deliver tick was skipped: the previous one still ran (figures every 10 min)",
+        "ticks skipped while the previous one still ran, in 10 min: deliver 300, poll 20",
+        "ticks skipped while the previous one still ran, in 10 min: deliver 300, poll 20",
+    ]
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "bot.jobs")

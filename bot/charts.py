@@ -1,7 +1,8 @@
 """The trend picture: stories per topic over the last 14 days, as a small PNG. Pure.
 
 matplotlib is imported inside the function (it costs ~0.5 s and is needed only when a
-digest or /trend is drawn), with the Agg backend: no display, no GUI toolkit.
+digest or /trend is drawn), with the Agg backend: no display, no GUI toolkit. The title
+and the day labels are the catalogue's (``bot.text``), in the reader's language.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from datetime import date
+
+from bot.text import t
 
 # One colour per seeded topic, stable across charts (colour-blind-safe Tableau 10).
 PALETTE = (
@@ -29,7 +32,7 @@ def trend_png(
     days: Sequence[date],
     counts: Mapping[str, Sequence[int]],
     *,
-    title: str,
+    language: str,
     topic_order: Sequence[str] = (),
 ) -> bytes:
     """A stacked bar chart (one bar a day, one colour a topic) as PNG bytes."""
@@ -43,7 +46,7 @@ def trend_png(
     figure, axes = plt.subplots(figsize=(6.4, 3.2), dpi=100)
     try:
         bottoms = [0] * len(days)
-        labels = [day.strftime("%d/%m") for day in days]
+        labels = [t(language, "trend_day", day=day.day, month=day.month) for day in days]
         for index, slug in enumerate(order):
             values = list(counts[slug])
             axes.bar(
@@ -55,7 +58,7 @@ def trend_png(
                 width=0.8,
             )
             bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
-        axes.set_title(title, fontsize=11)
+        axes.set_title(t(language, "trend_caption"), fontsize=11)
         axes.tick_params(axis="x", labelrotation=45, labelsize=7)
         axes.tick_params(axis="y", labelsize=8)
         axes.yaxis.get_major_locator().set_params(integer=True)
@@ -73,7 +76,7 @@ def trend_png(
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def trend_text(days: Sequence[date], counts: Mapping[str, Sequence[int]], *, title: str) -> str:
+def trend_text(days: Sequence[date], counts: Mapping[str, Sequence[int]], *, language: str) -> str:
     """The same trend for a terminal (console mode): stories a day as one line of blocks,
     oldest first, with the busiest day's count. No PNG to render, no matplotlib."""
     totals = [sum(values[i] for values in counts.values()) for i in range(len(days))]
@@ -82,5 +85,4 @@ def trend_text(days: Sequence[date], counts: Mapping[str, Sequence[int]], *, tit
         "·" if n == 0 else _BLOCKS[min(len(_BLOCKS) - 1, (n * len(_BLOCKS) - 1) // peak)]
         for n in totals
     )
-    return f"{title}: {line} (max {peak})"
-
+    return t(language, "trend_line", title=t(language, "trend_caption"), blocks=line, peak=peak)

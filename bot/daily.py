@@ -23,6 +23,7 @@ from bot.errors import MessageRejected, RecipientBlocked, RetryLater
 from bot.logs import context
 from bot.outbox import blocked, send
 from bot.send_policy import Blocked, Refused, RetryAt, after_failure
+from bot.text import t
 from store import digests, topics
 from store.db import transaction
 
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 
 TREND_DAYS = 14
 LEASE = timedelta(minutes=10)
-_CAPTION = {"fr": "Sujets par thème, 14 derniers jours", "en": "Stories per topic, last 14 days"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +64,17 @@ def plan_digest(
         listed = topics.list_topics(session)
         days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
         counts = digests.daily_story_counts(session, days, zone) if stories else {}
-    order = [t.slug for t in listed]
-    names = {t.slug: t.name for t in listed}
+    order = [topic.slug for topic in listed]
+    names = {topic.slug: topic.name for topic in listed}
     sections = build_digest(stories, order)
     messages = render_digest(sections, language=language, day=day, topic_names=names)
     chart = None
-    title = _CAPTION.get(language, _CAPTION["en"])
     if stories and not getattr(deps.sender, "shows_images", True):
         # A terminal shows no PNG (console mode): the trend as a line of text, without
         # matplotlib's second and a half of import and drawing.
-        messages = [*messages, html.escape(trend_text(days, counts, title=title))]
+        messages = [*messages, html.escape(trend_text(days, counts, language=language))]
     elif stories:
-        chart = trend_png(days, counts, title=title, topic_order=order)
+        chart = trend_png(days, counts, language=language, topic_order=order)
     return DigestPlan(chat_id, language, day, len(stories), messages, chart)
 
 
@@ -97,7 +96,7 @@ async def send_plan(
         partial(deps.sender.send, plan.chat_id, message) for message in plan.messages
     ]
     if plan.chart is not None:
-        caption = _CAPTION.get(plan.language, _CAPTION["en"])
+        caption = t(plan.language, "trend_caption")
         parts.append(partial(deps.sender.send_photo, plan.chat_id, plan.chart, caption))
     for number, part in enumerate(parts, 1):
         if number <= skip:
@@ -210,5 +209,5 @@ def trend_chart(deps: Deps, language: str, timezone: str) -> bytes:
     days = [today - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
     with transaction(deps.engine) as session:
         counts = digests.daily_story_counts(session, days, zone)
-        order = [t.slug for t in topics.list_topics(session)]
-    return trend_png(days, counts, title=_CAPTION.get(language, _CAPTION["en"]), topic_order=order)
+        order = [topic.slug for topic in topics.list_topics(session)]
+    return trend_png(days, counts, language=language, topic_order=order)

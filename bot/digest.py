@@ -8,6 +8,7 @@
 - Stories are grouped by topic (each story under its first topic), topics ordered by
   coverage (sources across their stories), stories by their number of sources.
 - One line per story; messages split at story boundaries, within Telegram's limit.
+  Its words are the catalogue's (``bot.text``: "1 sujet", "2 stories").
 """
 
 from __future__ import annotations
@@ -24,28 +25,10 @@ from bot.render import (
     split_messages,
     truncate_utf16,
 )
+from bot.text import t
 from bot.types import DigestStory, Preferences
 
 FIRST_DIGEST_SPAN = timedelta(hours=24)  # a new reader's first digest looks back a day
-
-_TEXT = {
-    "fr": {
-        "title": "Résumé du {day}",
-        "stories": "{n} sujets",
-        "one_story": "1 sujet",
-        "sources": "{n} sources",
-        "one_source": "1 source",
-        "empty": "Rien de nouveau depuis le dernier résumé.",
-    },
-    "en": {
-        "title": "Digest for {day}",
-        "stories": "{n} stories",
-        "one_story": "1 story",
-        "sources": "{n} sources",
-        "one_source": "1 source",
-        "empty": "Nothing new since the last digest.",
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +110,12 @@ def render_digest(
     topic_names: dict[str, str] | None = None,
 ) -> list[str]:
     """The digest as Telegram HTML messages, split at story boundaries."""
-    text = _TEXT.get(language, _TEXT["en"])
     count = sum(len(section.stories) for section in sections)
-    title = text["title"].format(day=format_date(datetime.combine(day, time()), language))
+    title = t(language, "digest_title", day=format_date(datetime.combine(day, time()), language))
     header = f"🗞 <b>{escape(title)}</b>"
     if not sections:
-        return [f"{header}\n{text['empty']}"]
-    header += " — " + (text["one_story"] if count == 1 else text["stories"].format(n=count))
+        return [f"{header}\n{t(language, 'digest_empty')}"]
+    header += " — " + t(language, "stories", n=count)
     lines: list[str] = []
     for section in sections:
         name = (topic_names or {}).get(section.topic, "")
@@ -144,10 +126,6 @@ def render_digest(
             href = safe_href(story.link)
             if href:
                 title = f'<a href="{escape(href)}">{title}</a>'
-            sources = (
-                text["one_source"]
-                if story.sources == 1
-                else text["sources"].format(n=story.sources)
-            )
+            sources = t(language, "sources", n=story.sources)
             lines.append(f"• {title} — <i>{escape(story.source[:60])}, {sources}</i>")
     return split_messages(header, lines)

@@ -1,6 +1,8 @@
 """Fetch one feed over HTTP: conditional GET, bounded, failures returned as data.
 
-The bounds are one table, ``FetchLimits``, so they are reviewed together.
+The bounds are one table, ``FetchLimits``, so they are reviewed together. A failure is
+``FetchResult.error`` in the catalogue's machine form (``bot.text.failure``: a key and
+its arguments), which ``/health`` shows in the admin's language and the CLI in English.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import httpx
 
 from bot import __version__
 from bot.errors import BodyTooLarge
+from bot.text import failure
 from bot.types import FeedRef, FetchResult
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,7 @@ async def fetch_feed(
     start_private = await is_private_host(urlsplit(url).hostname or "")
 
     def failed(reason: str, status: int = 0, **extra: float | None) -> FetchResult:
+        """``reason``: a ``bot.text.failure``."""
         return FetchResult(
             feed_id=feed.id,
             url=url,
@@ -129,17 +133,17 @@ async def fetch_feed(
                         location = response.headers.get("Location")
                         if not location:
                             return failed(
-                                f"HTTP {response.status_code} without Location",
+                                failure("fetch_no_location", status=response.status_code),
                                 response.status_code,
                             )
                         target = urljoin(url, location)
                         host = urlsplit(target).hostname or ""
                         if urlsplit(target).scheme not in ("http", "https"):
-                            return failed(f"redirect to unsupported scheme: {target}")
+                            return failed(failure("fetch_redirect_scheme", target=target))
                         if not (start_private or limits.allow_private) and await is_private_host(
                             host
                         ):
-                            return failed(f"redirect into a private address refused: {host}")
+                            return failed(failure("fetch_redirect_private", host=host))
                         # Only an unbroken chain of permanent redirects moves the feed.
                         if response.status_code in (301, 308) and (
                             permanent_url is not None or _hop == 0
@@ -152,13 +156,16 @@ async def fetch_feed(
                     return await _read(response, feed, url, permanent_url, now, limits)
                 finally:
                     await response.aclose()
-            return failed(f"more than {limits.max_redirects} redirects")
+            return failed(failure("fetch_too_many_redirects", limit=limits.max_redirects))
     except (TimeoutError, httpx.TimeoutException):
-        return failed(f"timed out after {limits.timeout:g} s")
+        return failed(failure("fetch_timeout", seconds=float(limits.timeout)))
     except httpx.TooManyRedirects:
-        return failed(f"more than {limits.max_redirects} redirects")
+        return failed(failure("fetch_too_many_redirects", limit=limits.max_redirects))
     except httpx.HTTPError as exc:
-        return failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        kind = type(exc).__name__
+        if str(exc):
+            return failed(failure("fetch_network", kind=kind, detail=str(exc)))
+        return failed(failure("fetch_network_bare", kind=kind))
 
 
 _ACCEPT = (
@@ -187,14 +194,17 @@ async def _read(
     if response.status_code == 304:
         return FetchResult(etag=feed.etag, last_modified=feed.last_modified, **common)  # type: ignore[arg-type]
     if response.status_code >= 400:
-        reason = response.reason_phrase or ""
-        return FetchResult(error=f"HTTP {response.status_code} {reason}".strip(), **common)  # type: ignore[arg-type]
+        error = failure(
+            "fetch_http_status", status=response.status_code, reason=response.reason_phrase or ""
+        )
+        return FetchResult(error=error, **common)  # type: ignore[arg-type]
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limits.max_bytes:
         return FetchResult(error=_too_large(limits), **common)  # type: ignore[arg-type]
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in _DECODERS:
-        return FetchResult(error=f"unsupported Content-Encoding: {encoding[:40]}", **common)  # type: ignore[arg-type]
+        error = failure("fetch_bad_encoding", encoding=encoding[:40])
+        return FetchResult(error=error, **common)  # type: ignore[arg-type]
     decoder = BoundedDecoder(encoding, limits.max_bytes)
     try:
         async for raw in response.aiter_raw():
@@ -203,7 +213,7 @@ async def _read(
     except BodyTooLarge:
         return FetchResult(error=_too_large(limits), **common)  # type: ignore[arg-type]
     except zlib.error:
-        return FetchResult(error=f"a broken {encoding} body", **common)  # type: ignore[arg-type]
+        return FetchResult(error=failure("fetch_broken_body", encoding=encoding), **common)  # type: ignore[arg-type]
     return FetchResult(
         body=body,
         etag=response.headers.get("ETag"),
@@ -277,7 +287,7 @@ class BoundedDecoder:
 
 
 def _too_large(limits: FetchLimits) -> str:
-    return f"body larger than {limits.max_bytes // (1024 * 1024)} MiB refused"
+    return failure("fetch_too_large", mib=limits.max_bytes // (1024 * 1024))
 
 
 def make_client(*, timeout: float = 20.0, max_connections: int = 20) -> httpx.AsyncClient:

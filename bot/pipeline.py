@@ -38,6 +38,7 @@ from bot.notify import plan_alerts
 from bot.prepare import Prepared, prepare, prepare_in_worker, start_worker
 from bot.rules import stored_matcher, stored_rules
 from bot.schedule import base_interval, next_poll_at
+from bot.text import DEFAULT, describe, failure
 from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match
 from store import deliveries, feeds, items, stories, subscribers, topics
 from store.db import transaction
@@ -59,7 +60,7 @@ class PollOutcome:
     new_items: int = 0
     matched: int = 0
     queued: int = 0
-    error: str | None = None
+    error: str | None = None  # why it failed, in English (feeds.last_error has the key)
     name: str = ""  # the feed's name: outcomes name feeds, not numbers
 
 
@@ -217,7 +218,9 @@ async def ingest(
             prepared = await asyncio.to_thread(
                 prepare, result.body, result.url, feed.language, now, matcher, result.content_type
             )
-        error = prepared.error
+        if prepared.error is not None:
+            # ParseError speaks English only: its sentence travels as an argument.
+            error = failure("parse_failed", detail=prepared.error)
     async with store_lock or asyncio.Lock():
         try:
             outcome = await asyncio.to_thread(
@@ -230,7 +233,7 @@ async def ingest(
             log.exception(
                 "poll %s", context(feed=feed.name or feed.url, id=feed.id, status="internal-error")
             )
-            reason = f"internal error ({type(exc).__name__}), see the log"
+            reason = failure("poll_internal_error", kind=type(exc).__name__)
             outcome = await asyncio.to_thread(store_outcome, deps, feed, result, None, reason, now)
     log.info(
         "poll %s",
@@ -402,7 +405,11 @@ def _store_outcome(
                     now, interval, failed, failures=failures, jitter=deps.jitter()
                 ),
             )
-            return PollOutcome(feed.id, feed.url, "error", error=error, name=feed.name)
+            # Stored as a key and arguments (bot.text.failure), /health renders it in the
+            # admin's language; the outcome (CLI, logs) says it in English.
+            return PollOutcome(
+                feed.id, feed.url, "error", error=describe(error, DEFAULT), name=feed.name
+            )
         new_count = matched_count = queued = 0
         entries = 0
         parsed = prepared.feed if prepared is not None else None

@@ -3,7 +3,8 @@
 Guarantees: everything from feeds is escaped (``html.escape``; links only http(s));
 a message never exceeds Telegram's 4096 characters, counted as Telegram counts them —
 in UTF-16 code units (an emoji outside the BMP is two). We bound the *markup*, which is
-never shorter than the visible text Telegram measures, so the bound is safe.
+never shorter than the visible text Telegram measures, so the bound is safe. Its words
+(labels, dates) are the catalogue's (``bot.text``), in the reader's language.
 """
 
 from __future__ import annotations
@@ -13,34 +14,13 @@ import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from bot.text import names, t
 from bot.types import Alert
 
 TELEGRAM_LIMIT = 4096
 SUMMARY_SENTENCES = 3
 SUMMARY_MAX_CHARS = 600  # about three news sentences; keeps alerts readable on a phone
 TITLE_MAX_CHARS = 300
-
-_MONTHS = {
-    "fr": [
-        "janv.",
-        "févr.",
-        "mars",
-        "avr.",
-        "mai",
-        "juin",
-        "juil.",
-        "août",
-        "sept.",
-        "oct.",
-        "nov.",
-        "déc.",
-    ],
-    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
-}
-_LABELS = {
-    "fr": {"terms": "termes", "also": "Aussi rapporté par"},
-    "en": {"terms": "terms", "also": "Also reported by"},
-}
 
 
 def utf16_len(text: str) -> int:
@@ -92,10 +72,9 @@ def summarise(
 
 
 def format_date(when: datetime, language: str) -> str:
-    months = _MONTHS.get(language, _MONTHS["en"])
-    if language == "fr":
-        return f"{when.day} {months[when.month - 1]} {when.year}"
-    return f"{when.day} {months[when.month - 1]} {when.year}"
+    """The locale's ``date`` with its ``months``: "23 févr. 2026", "23 Feb 2026"."""
+    month = names(language, "months")[when.month - 1]
+    return t(language, "date", day=when.day, month=month, year=when.year)
 
 
 def truncate_utf16(text: str, limit: int) -> str:
@@ -119,7 +98,6 @@ def render_alert(alert: Alert, *, plain: bool = False) -> str:
     ``plain`` renders the same content without markup (the retry after a rejected
     HTML message).
     """
-    labels = _LABELS.get(alert.language, _LABELS["en"])
     title = truncate_utf16(" ".join(alert.title.split()), TITLE_MAX_CHARS)
     header = f"{alert.source} · {format_date(alert.published, alert.language)}"
     tags = " ".join(f"#{slug}" for slug in alert.topics)
@@ -142,11 +120,12 @@ def render_alert(alert: Alert, *, plain: bool = False) -> str:
             lines.append(summary if plain else escape(summary))
         footer = tags
         if terms:
-            footer += f" · {labels['terms']}: " + (terms if plain else f"<i>{escape(terms)}</i>")
+            shown = terms if plain else f"<i>{escape(terms)}</i>"
+            footer += " · " + t(alert.language, "alert_terms", terms=shown)
         lines.append("")
         lines.append(footer.strip())
         if also:
-            lines.append(f"{labels['also']}: {also if plain else escape(also)}")
+            lines.append(t(alert.language, "alert_also", sources=also if plain else escape(also)))
         return "\n".join(lines)
 
     summary = summarise(alert.summary)

@@ -43,7 +43,7 @@ class FetchResult:
     permanent_url: str | None = None  # set when a 301/308 moved the feed
     retry_after: float | None = None  # seconds, from Retry-After
     max_age: float | None = None  # seconds, from Cache-Control
-    error: str | None = None  # readable reason when the fetch failed
+    error: str | None = None  # a bot.text.failure (key, arguments); describe() renders it
 
     @property
     def not_modified(self) -> bool:

@@ -195,7 +195,11 @@ def record_unchanged(session: Session, unchanged: Sequence[Unchanged], *, now: d
 def record_fetch_failure(
     session: Session, feed_id: int, *, now: datetime, error: str, next_poll_at: datetime
 ) -> int:
-    """Remember why a feed failed; returns its count of consecutive failures."""
+    """Remember why a feed failed; returns its count of consecutive failures.
+
+    ``error`` is a ``bot.text.failure`` (a catalogue key and its arguments, a few hundred
+    characters at most, so the bound below never cuts one); ``bot.text.describe`` renders
+    it in the reader's language."""
     feed = get_feed(session, feed_id)
     feed.last_polled_at = now
     feed.last_error = error[:1000]

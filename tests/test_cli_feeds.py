@@ -166,3 +166,42 @@ def test_a_disabled_feed_stays_disabled_through_export_and_import(
     assert "(1 disabled)" in output
     rows = json.loads(invoke("feeds", "list", "--json")[1])
     assert {row["url"]: row["enabled"] for row in rows} == expected
+
+
+def test_list_and_health_say_why_a_feed_fails_in_english(env: Path) -> None:
+    """``last_error`` holds a catalogue key and its arguments (bot.text.failure); the CLI
+    and SPEC's ``feeds list --json`` show the English sentence, and a reason stored
+    before, already a sentence, as it is."""
+    from datetime import UTC, datetime
+
+    from bot.text import failure
+    from store import feeds
+    from store.db import make_engine, transaction
+    from store.feeds import NewFeed
+
+    feed_urls()  # creates ./data/mcwatch.db, with the seeded feeds
+    engine = make_engine("sqlite:///data/mcwatch.db")
+    now = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    reasons = {
+        "https://down.example/rss": failure("fetch_too_many_redirects", limit=5),
+        "https://old.example/rss": "HTTP 410 Gone",  # stored by an earlier mcwatch
+    }
+    with transaction(engine) as session:
+        for url, reason in reasons.items():
+            feed = feeds.add_feed(session, NewFeed(url=url, name=url[8:12]), now)
+            assert feed.id is not None
+            feeds.record_fetch_failure(session, feed.id, now=now, error=reason, next_poll_at=now)
+    engine.dispose()
+
+    code, output = invoke("feeds", "list", "--json")
+    assert code == 0, output
+    shown = {row["url"]: row["last_error"] for row in json.loads(output) if row["url"] in reasons}
+    assert shown == {
+        "https://down.example/rss": "more than 5 redirects",
+        "https://old.example/rss": "HTTP 410 Gone",
+    }
+    for command in (("feeds", "list"), ("feeds", "health")):
+        code, output = invoke(*command)
+        assert code == 0, output
+        assert "more than 5 redirects" in output and "HTTP 410 Gone" in output
+        assert '"key"' not in output

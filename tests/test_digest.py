@@ -696,9 +696,11 @@ def test_the_console_trend_is_a_line_of_text() -> None:
     from bot.charts import trend_text
 
     days = [date(2026, 3, 1) + timedelta(days=n) for n in range(4)]
-    line = trend_text(days, {"mining": [0, 1, 4, 2], "energy": [0, 0, 4, 0]}, title="T")
-    assert line == "T: ·▁█▂ (max 8)"
-    assert trend_text(days, {}, title="T") == "T: ···· (max 0)"
+    line = trend_text(days, {"mining": [0, 1, 4, 2], "energy": [0, 0, 4, 0]}, language="en")
+    assert line == "Stories per topic, last 14 days: ·▁█▂ (max 8)"
+    assert trend_text(days, {}, language="fr") == (
+        "Sujets par thème, 14 derniers jours\u00a0: ···· (max 0)"
+    )
 
 
 # -- `mcwatch digest` (the preview) shows what the job queues -------------------------

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from telegram.ext import ApplicationBuilder, CommandHandler
 
-from bot.telegram.app import ADMIN_COMMANDS, COMMANDS, add_handlers
+from bot.telegram.app import ADMIN_COMMANDS, COMMANDS, add_handlers, menu
+from bot.text import languages
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -26,9 +27,15 @@ def registered() -> set[str]:
 
 
 def test_every_registered_command_is_in_the_menu_or_admin_only() -> None:
-    menu = {row[0] for row in COMMANDS}
-    assert registered() == menu | set(ADMIN_COMMANDS)
-    assert all(french and english for _, french, english in COMMANDS)
+    assert registered() == set(COMMANDS) | set(ADMIN_COMMANDS)
+
+
+def test_every_menu_command_is_described_in_every_language() -> None:
+    for language in languages():
+        descriptions = [command.description for command in menu(language)]
+        # Telegram's bounds for a BotCommand description: 1 to 256 characters.
+        assert all(1 <= len(text) <= 256 for text in descriptions), language
+        assert len(set(descriptions)) == len(COMMANDS), language  # no two alike
 
 
 def test_every_bot_command_is_in_the_readme() -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.fetch import USER_AGENT, FetchLimits, fetch_feed, is_private_host, make_client
+from bot.text import describe, parse_failure
 from bot.types import FeedRef, FetchResult
 
 NOW = datetime(2026, 2, 23, 9, 0, tzinfo=UTC)
@@ -33,6 +34,12 @@ def fetch(
     return asyncio.run(go())
 
 
+def reason(result: FetchResult, language: str = "en") -> str:
+    """Why the fetch failed, as the CLI (English) or /health (``language``) says it."""
+    assert result.error is not None, "the fetch did not fail"
+    return describe(result.error, language)
+
+
 def test_validators_are_kept_and_sent_back_for_a_304(feed_server) -> None:  # type: ignore[no-untyped-def]
     feed_server.serve("/f.rss", RSS, etag='"v1"', last_modified="Mon, 23 Feb 2026 08:00:00 GMT")
     first = fetch(feed_server.url("/f.rss"))
@@ -50,7 +57,7 @@ def test_validators_are_kept_and_sent_back_for_a_304(feed_server) -> None:  # ty
 def test_retry_after_is_reported(feed_server) -> None:  # type: ignore[no-untyped-def]
     feed_server.serve("/busy", b"slow down", status=429, headers={"Retry-After": "120"})
     result = fetch(feed_server.url("/busy"))
-    assert result.error == "HTTP 429 Too Many Requests"
+    assert reason(result) == "HTTP 429 Too Many Requests"
     assert result.retry_after == 120
 
 
@@ -73,27 +80,39 @@ def test_redirect_loops_stop(feed_server) -> None:  # type: ignore[no-untyped-de
     feed_server.redirect("/a", "/b", status=302)
     feed_server.redirect("/b", "/a", status=302)
     result = fetch(feed_server.url("/a"))
-    assert result.error == "more than 5 redirects"
+    assert reason(result) == "more than 5 redirects"
 
 
 @pytest.mark.parametrize(
-    ("status", "reason"), [(404, "HTTP 404 Not Found"), (500, "HTTP 500 Internal Server Error")]
+    ("status", "sentence"), [(404, "HTTP 404 Not Found"), (500, "HTTP 500 Internal Server Error")]
 )
-def test_http_errors_are_data(feed_server, status: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_http_errors_are_data(feed_server, status: int, sentence: str) -> None:  # type: ignore[no-untyped-def]
     feed_server.serve("/x", b"nope", status=status)
-    assert fetch(feed_server.url("/x")).error == reason
+    assert reason(fetch(feed_server.url("/x"))) == sentence
+
+
+def test_a_failure_is_a_key_and_arguments_said_in_the_readers_language(feed_server) -> None:  # type: ignore[no-untyped-def]
+    feed_server.serve("/x", b"nope", status=404)
+    result = fetch(feed_server.url("/x"))
+    assert result.error is not None
+    assert parse_failure(result.error) == (
+        "fetch_http_status",
+        {"status": 404, "reason": "Not Found"},
+    )
+    assert reason(result, "fr") == "réponse HTTP 404 Not Found"
 
 
 def test_a_slow_feed_times_out(feed_server) -> None:  # type: ignore[no-untyped-def]
     feed_server.serve("/slow", RSS, delay=2.0)
     result = fetch(feed_server.url("/slow"), limits=FetchLimits(timeout=0.3))
-    assert result.error == "timed out after 0.3 s"
+    assert reason(result) == "timed out after 0.3 s"
+    assert reason(result, "fr") == "pas de réponse en 0,3 s"  # the French decimal comma
 
 
 def test_a_gzip_bomb_is_refused_after_decompression(feed_server) -> None:  # type: ignore[no-untyped-def]
     feed_server.serve("/bomb", b"\0" * (64 * 1024 * 1024), gzip=True)  # 64 MiB → ~64 KB
     result = fetch(feed_server.url("/bomb"))
-    assert result.error == "body larger than 5 MiB refused"
+    assert reason(result) == "body larger than 5 MiB refused"
 
 
 def test_a_gzip_bomb_costs_the_bound_not_its_size(feed_server) -> None:  # type: ignore[no-untyped-def]
@@ -104,7 +123,7 @@ def test_a_gzip_bomb_costs_the_bound_not_its_size(feed_server) -> None:  # type:
     result = fetch(feed_server.url("/bomb"), limits=FetchLimits(max_bytes=1024 * 1024))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert result.error == "body larger than 1 MiB refused"
+    assert reason(result) == "body larger than 1 MiB refused"
     assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
 
 
@@ -136,7 +155,7 @@ def test_compressed_feeds_are_decoded(feed_server, encoding, encode) -> None:  #
 )
 def test_an_undecodable_body_is_a_readable_error(feed_server, encoding, body, error) -> None:  # type: ignore[no-untyped-def]
     feed_server.serve("/z.rss", body, headers={"Content-Encoding": encoding})
-    assert fetch(feed_server.url("/z.rss")).error == error
+    assert reason(fetch(feed_server.url("/z.rss"))) == error
 
 
 def test_a_40_mb_body_is_refused_without_holding_it(feed_server) -> None:  # type: ignore[no-untyped-def]
@@ -145,7 +164,7 @@ def test_a_40_mb_body_is_refused_without_holding_it(feed_server) -> None:  # typ
     result = fetch(feed_server.url("/huge"))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert result.error == "body larger than 5 MiB refused"
+    assert reason(result) == "body larger than 5 MiB refused"
     assert peak < 20 * 1024 * 1024
 
 

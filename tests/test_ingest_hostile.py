@@ -22,6 +22,7 @@ from bot.cli import app
 from bot.clock import FixedClock
 from bot.fetch import FetchLimits, fetch_feed
 from bot.pipeline import PollOutcome, poll
+from bot.text import describe
 from bot.types import FeedRef
 from store import feeds, items
 from store.db import transaction
@@ -114,7 +115,7 @@ def test_every_hostile_feed_becomes_a_health_record_and_the_healthy_one_is_store
         assert items.count_items(session) == 3
         for path, reason in expected.items():
             row = feeds.get_feed(session, ids[path])
-            assert (path, row.last_error, row.failures) == (path, reason, 1)
+            assert (path, describe(row.last_error, "en"), row.failures) == (path, reason, 1)
             assert row.next_poll_at is not None and row.next_poll_at > clock.now()
         busy = feeds.get_feed(session, ids["/busy"])
         assert busy.next_poll_at is not None
@@ -220,6 +221,6 @@ def test_a_public_feed_may_not_redirect_into_a_private_address() -> None:
                 client, FeedRef(id=1, url="http://93.184.216.34/feed"),
                 now=datetime(2026, 2, 23, tzinfo=UTC),
             )
-            return result.error
+            return describe(result.error, "en")
 
     assert asyncio.run(go()) == "redirect into a private address refused: 127.0.0.1"

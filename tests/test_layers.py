@@ -23,6 +23,7 @@ PURE = [
     "bot/discover.py",
     "bot/send_policy.py",
     "bot/timeparse.py",
+    "bot/text.py",
 ]
 PURE += [
     str(p.relative_to(ROOT))

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, event
 
 from bot.clock import FixedClock
 from bot.pipeline import PollOutcome, poll
+from bot.text import describe
 from store import deliveries, feeds, items
 from store.db import transaction
 from tests.support.builders import add_feed, add_subscriber, deps_for, seeded
@@ -140,7 +141,7 @@ def test_a_bad_feed_becomes_a_health_record_and_the_others_go_on(
     assert outcomes[gone].error == "HTTP 404 Not Found"
     with transaction(engine) as session:
         row = feeds.get_feed(session, gone)
-        assert row.failures == 1 and row.last_error == "HTTP 404 Not Found"
+        assert row.failures == 1 and describe(row.last_error, "en") == "HTTP 404 Not Found"
         assert row.next_poll_at is not None and row.next_poll_at > clock.now()
     clock.advance(hours=1)
     run_poll(engine, clock, feed_id=gone)

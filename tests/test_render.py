@@ -95,3 +95,16 @@ def test_render_never_exceeds_the_limit_and_escapes_everything(
     )
     assert utf16_len(text) <= TELEGRAM_LIMIT
     assert only_our_markup(text)
+
+
+@pytest.mark.parametrize(
+    ("language", "header", "terms"),
+    [
+        pytest.param("fr", "Studio Tamani · 23 févr. 2026", "termes\u00a0: ", id="French"),
+        pytest.param("en", "Studio Tamani · 23 Feb 2026", "terms: ", id="English"),
+        pytest.param("de", "Studio Tamani · 23 Feb 2026", "terms: ", id="no file: English"),
+    ],
+)
+def test_the_alerts_words_are_the_readers_language(language: str, header: str, terms: str) -> None:
+    text = render_alert(alert(language=language))
+    assert header in text and f"· {terms}<i>sécurité, ambassadeur</i>" in text

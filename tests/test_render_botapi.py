@@ -20,6 +20,7 @@ from tests.support.botapi import SentMessage, utf16_len
 from tests.support.telegram import Conversation
 
 FR, EN = 6001, 6002
+NBSP = "\u00a0"  # French typography: a no-break space before : ; ? ! » and after «
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def test_a_hostile_story_is_accepted_and_shown_literally(
     plain = alert.plain or ""
     assert shown(hostile.title, 300) in plain
     assert " ".join(hostile.source.split())[:60] in plain
-    assert "termes: chine, <sécurité> & co" in plain
+    assert f"termes{NBSP}: chine, <sécurité> & co" in plain
     assert shown(hostile.title, 300) in "\n".join(m.plain or "" for m in latest)
 
 
@@ -137,9 +138,9 @@ def test_hostile_search_words_are_echoed_literally(bot: Conversation) -> None:
     bot.publish("Pékin & Bamako <signent>", "R&D <b>")
     found = bot.said(FR, "/search pékin bamako")
     assert bot.botapi.rejected == []
-    assert "Résultats pour « pékin bamako »" in found
+    assert f"Résultats pour «{NBSP}pékin bamako{NBSP}»" in found
     assert "Pékin & Bamako <signent>" in found
-    assert "Aucun article trouvé pour « <script> »" in bot.said(FR, "/search <script>")
+    assert f"Aucun article trouvé pour «{NBSP}<script>{NBSP}»" in bot.said(FR, "/search <script>")
     # A refused search echoes its error, escaped too: '&' is not an operator here.
     refused = bot.said(FR, "/search pékin <signent> &")
     assert bot.botapi.rejected == []
@@ -184,7 +185,7 @@ def test_also_reported_by_a_hostile_source_is_an_accepted_edit(bot: Conversation
     assert bot.botapi.rejected == []
     [alert] = bot.botapi.messages_to(FR)
     assert len(alert.edits) == 1
-    assert 'Aussi rapporté par: <Mali> & "Web"' in (alert.plain or "")
+    assert f'Aussi rapporté par{NBSP}: <Mali> & "Web"' in (alert.plain or "")
     assert "Bamako & Pékin <signent>" in (alert.plain or "")
 
 

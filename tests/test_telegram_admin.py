@@ -11,10 +11,11 @@ import re
 
 import pytest
 
-from bot.telegram.i18n import LANGUAGES
+from bot.text import languages
 from tests.support.feed_server import FeedServer
 from tests.support.telegram import ADMIN, Conversation, all_slugs, button_labels
 
+NBSP = "\u00a0"  # French typography: a no-break space before : ; ? !
 USER = 5001
 OTHER = 5002
 GONE = 5003
@@ -25,7 +26,7 @@ REFUSAL = {
 }
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", languages())
 @pytest.mark.parametrize("command", ["/stats", "/feeds", "/health", "/stats 7d"])
 def test_a_non_admin_gets_a_polite_refusal_and_no_figures(
     bot: Conversation, command: str, language: str
@@ -70,12 +71,13 @@ def test_stats_gives_an_admin_the_figures(bot: Conversation) -> None:
     french = bot.said(ADMIN, "/stats", language_code="fr")  # the admin chose English at /start
     assert "Active subscribers: 2" in french
     bot.say(ADMIN, "/lang fr")
-    assert "Abonné·es actifs : 2 (en pause : 1, inactifs : 1)" in bot.said(ADMIN, "/stats")
+    stats = bot.said(ADMIN, "/stats")
+    assert f"Abonné·es actifs{NBSP}: 2 (en pause{NBSP}: 1, inactifs{NBSP}: 1)" in stats
 
 
 def test_an_admin_needs_no_subscription_for_admin_commands(bot: Conversation) -> None:
     stats = bot.said(ADMIN, "/stats", language_code="fr")
-    assert "Statistiques" in stats and "Abonné·es actifs : 0" in stats
+    assert "Statistiques" in stats and f"Abonné·es actifs{NBSP}: 0" in stats
     assert bot.subscriber(ADMIN) is None
 
 
@@ -96,8 +98,11 @@ def test_feeds_and_health_show_each_feed_and_why_it_fails(
 
     health = bot.said(ADMIN, "/health", language_code="fr")
     assert health.startswith("Santé des flux — 1 en échec sur 2")
-    assert f"⚠️ {down} Mali Web — ×1: " in health and "503" in health
+    # Why it fails, in the admin's language: stored as a key and its arguments.
+    assert f"⚠️ {down} Mali Web — ×1{NBSP}: réponse HTTP 503 Service Unavailable" in health
     assert "Le Sahel" not in health
+    english = bot.said(ADMIN, "/health", language_code="en")  # admin: not subscribed
+    assert f"⚠️ {down} Mali Web — ×1: HTTP 503 Service Unavailable" in english
     assert bot.botapi.rejected == []
 
 
@@ -119,7 +124,7 @@ def group(bot: Conversation) -> int:
             "group",
             "member",
             "fr",
-            "Bonjour ! Ce chat recevra",
+            f"Bonjour{NBSP}! Ce chat recevra",
             id="an admin adds the bot to a group",
         ),
         pytest.param(
@@ -133,7 +138,7 @@ def group(bot: Conversation) -> int:
             "channel",
             "administrator",
             "fr",
-            "Bonjour ! Ce chat recevra",
+            f"Bonjour{NBSP}! Ce chat recevra",
             id="an admin adds the bot to a channel",
         ),
     ],
@@ -279,7 +284,7 @@ def test_an_admin_may_use_admin_commands_in_a_group(bot: Conversation, group: in
         pytest.param("/health", "Tous les flux répondent (0)", "All feeds answer (0)", id="health"),
     ],
 )
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", languages())
 def test_admin_commands_answer_in_the_admins_language(
     bot: Conversation, command: str, french: str, english: str, language: str
 ) -> None:

@@ -29,21 +29,35 @@ def list_command(as_json: JsonOption = False) -> None:
     """List watched feeds with their health."""
     from store import feeds as store_feeds
     from store.db import transaction
-    from store.schemas import feed_json
 
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         rows = store_feeds.list_feeds(session)
     if as_json:
-        emit_json([feed_json(feed) for feed in rows])
+        emit_json([_feed_json(feed) for feed in rows])
         return
     table(
         ["id", "name", "lang", "enabled", "last ok", "failures", "last error", "url"],
         [
-            [f.id, f.name, f.language, f.enabled, f.last_ok, f.failures, f.last_error, f.url]
+            [f.id, f.name, f.language, f.enabled, f.last_ok, f.failures, _last_error(f), f.url]
             for f in rows
         ],
     )
+
+
+def _last_error(feed: Feed) -> str | None:
+    """Why the feed last failed, as an English sentence (``last_error`` holds a catalogue
+    key and its arguments, ``bot.text.failure``)."""
+    from bot.text import DEFAULT, describe
+
+    return describe(feed.last_error, DEFAULT) if feed.last_error else None
+
+
+def _feed_json(feed: Feed) -> dict[str, Any]:
+    """SPEC's ``feeds list --json`` shape, ``last_error`` a readable sentence."""
+    from store.schemas import feed_json
+
+    return {**feed_json(feed), "last_error": _last_error(feed)}
 
 
 def _check_url(url: str) -> str:
@@ -134,8 +148,12 @@ def add(
         )
         typer.echo(f"added feed {feed.id}: {feed.name}")
     if found.error:
+        from bot.text import DEFAULT, describe
+
         typer.echo(
-            f"mcwatch: warning: stored, but could not be fetched now: {found.error}", err=True
+            "mcwatch: warning: stored, but could not be fetched now: "
+            + describe(found.error, DEFAULT),
+            err=True,
         )
 
 
@@ -154,7 +172,7 @@ class FoundFeed:
     url: str
     title: str = ""
     others: tuple[str, ...] = ()  # further feeds the page announced
-    error: str | None = None
+    error: str | None = None  # a bot.text.failure, as FetchResult.error
 
 
 # A feed's title becomes its name, the source line of every alert: one line, bounded.
@@ -262,18 +280,17 @@ def health(as_json: JsonOption = False) -> None:
     """Each feed's status, last success, last error, failure count and next poll."""
     from store import feeds as store_feeds
     from store.db import transaction
-    from store.schemas import feed_json
 
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
         rows = store_feeds.list_feeds(session)
     if as_json:
-        emit_json([{**feed_json(f), "status": feed_status(f)} for f in rows])
+        emit_json([{**_feed_json(f), "status": feed_status(f)} for f in rows])
         return
     table(
         ["id", "name", "status", "last ok", "failures", "next poll", "last error"],
         [
-            [f.id, f.name, feed_status(f), f.last_ok, f.failures, f.next_poll_at, f.last_error]
+            [f.id, f.name, feed_status(f), f.last_ok, f.failures, f.next_poll_at, _last_error(f)]
             for f in rows
         ],
     )
@@ -408,6 +425,7 @@ async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
     from bot.normalize import normalize_entry
     from bot.parse import parse_feed
     from bot.rules import stored_matcher
+    from bot.text import DEFAULT, describe
     from bot.types import FeedRef, MatchInput
 
     now = runtime.clock.now()
@@ -419,7 +437,7 @@ async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
         "entries": 0,
         "items": [],
         "matched": [],
-        "error": result.error,
+        "error": describe(result.error, DEFAULT) if result.error else None,
     }
     if result.error:
         return report

@@ -1,1 +1,2 @@
-"""The Telegram side: application (handlers), senders, i18n."""
+"""The Telegram side: application (handlers), commands, keyboards, sender. Its words are
+the catalogue's (``bot.text``)."""

@@ -14,8 +14,8 @@ from telegram.ext import ContextTypes
 
 from bot.render import split_messages
 from bot.telegram.commands import _language, deps_of, is_admin, reply, send_to
-from bot.telegram.i18n import t
 from bot.telegram.sender import telegram_errors
+from bot.text import describe, language_for, t
 from store import deliveries, feeds, items, subscribers
 from store.db import transaction
 from store.models import Feed
@@ -86,19 +86,24 @@ async def health(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not failing:
         await reply(update, context, t(language, "health_all_ok", count=len(every)))
         return
-    lines = [_health_line(f) for f in failing]
+    lines = [_health_line(f, language) for f in failing]
     header = t(language, "health_header", failing=len(failing), count=len(every))
     for message in split_messages(header, lines):
         await reply(update, context, message)
 
 
-def _health_line(feed: Feed) -> str:
-    line = (
-        f"⚠️ <code>{feed.id}</code> {html.escape(feed.name[:50])} — ×{feed.failures}: "
-        f"{html.escape((feed.last_error or '')[:120])}"
+def _health_line(feed: Feed, language: str) -> str:
+    """One failing feed: why, in the admin's language (``bot.text.describe``)."""
+    line = t(
+        language,
+        "health_line",
+        id=feed.id,
+        name=html.escape(feed.name[:50]),
+        failures=feed.failures,
+        error=html.escape(describe(feed.last_error, language)[:120]),
     )
     if feed.last_ok:
-        line += f" (ok {feed.last_ok:%Y-%m-%d %H:%M})"
+        line += " " + t(language, "health_last_ok", when=f"{feed.last_ok:%Y-%m-%d %H:%M}")
     return line
 
 
@@ -110,7 +115,7 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     deps = deps_of(context)
     status = change.new_chat_member.status
     chat = change.chat
-    language = "fr" if (change.from_user.language_code or "").startswith("fr") else "en"
+    language = language_for(change.from_user.language_code)
     with transaction(deps.engine) as session:
         existing = subscribers.find_subscriber(session, chat.id)
         if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):

@@ -35,31 +35,33 @@ from bot.logs import context as fields
 from bot.logs import redact
 from bot.telegram import admin, commands
 from bot.telegram.keyboards import STOP_PREFIX, TOGGLE_PREFIX
+from bot.text import DEFAULT, languages, t
 
 if TYPE_CHECKING:
     from bot.deps import Deps
     from bot.settings import Settings
 
-# (command, French description, English description): the menu Telegram shows.
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("start", "S'abonner", "Subscribe"),
-    ("help", "Aide", "Help"),
-    ("settings", "Mes réglages", "My settings"),
-    ("topics", "Choisir les thèmes", "Choose topics"),
-    ("subscribe", "S'abonner à des thèmes", "Subscribe to topics"),
-    ("unsubscribe", "Se désabonner de thèmes", "Unsubscribe from topics"),
-    ("mode", "Alertes, résumé ou les deux", "Alerts, digest or both"),
-    ("digesttime", "Heure du résumé quotidien", "Daily digest time"),
-    ("timezone", "Fuseau horaire", "Timezone"),
-    ("lang", "Langue de l'interface", "Interface language"),
-    ("quiet", "Heures de silence", "Quiet hours"),
-    ("latest", "Derniers articles", "Latest stories"),
-    ("search", "Chercher", "Search"),
-    ("digest", "Un résumé maintenant", "A digest now"),
-    ("trend", "Tendance sur 14 jours", "14-day trend"),
-    ("pause", "Mettre en pause", "Pause alerts"),
-    ("resume", "Reprendre", "Resume alerts"),
-    ("stop", "Tout arrêter et m'oublier", "Stop and forget me"),
+# The command menu Telegram shows, in this order; each description is the catalogue's
+# ``menu_<command>`` (bot/locales/*.toml).
+COMMANDS: tuple[str, ...] = (
+    "start",
+    "help",
+    "settings",
+    "topics",
+    "subscribe",
+    "unsubscribe",
+    "mode",
+    "digesttime",
+    "timezone",
+    "lang",
+    "quiet",
+    "latest",
+    "search",
+    "digest",
+    "trend",
+    "pause",
+    "resume",
+    "stop",
 )
 ADMIN_COMMANDS = ("stats", "feeds", "health")
 
@@ -176,10 +178,14 @@ def attach(application: Application, deps: Deps) -> None:  # type: ignore[type-a
     application.bot_data["deps"] = deps
 
 
+def menu(language: str) -> list[BotCommand]:
+    """The command menu in ``language``."""
+    return [BotCommand(command, t(language, f"menu_{command}")) for command in COMMANDS]
+
+
 async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
-    """The command menu, in French and English (Telegram picks by the user's language)."""
-    for language, column in (("fr", 1), ("en", 2)):
-        await application.bot.set_my_commands(
-            [BotCommand(row[0], row[column]) for row in COMMANDS], language_code=language
-        )
-    await application.bot.set_my_commands([BotCommand(row[0], row[2]) for row in COMMANDS])
+    """The command menu in every interface language (Telegram picks by the user's
+    language), and in English for the others."""
+    for language in languages():
+        await application.bot.set_my_commands(menu(language), language_code=language)
+    await application.bot.set_my_commands(menu(DEFAULT))

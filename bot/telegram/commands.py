@@ -33,9 +33,9 @@ from bot.errors import DeliveryError, MessageRejected, RuleSyntaxError
 from bot.logs import context as log_context
 from bot.render import render_item_line, split_messages
 from bot.rules import query_matcher
-from bot.telegram.i18n import LANGUAGES, language_for, t
 from bot.telegram.keyboards import STOP_PREFIX, TOGGLE_PREFIX, stop_keyboard, topics_keyboard
 from bot.telegram.sender import telegram_errors
+from bot.text import language_for, language_name, languages, t
 from bot.timeparse import UnparsableTime, format_hhmm, parse_hhmm, parse_quiet, parse_zone
 from bot.types import MatchInput, Preferences
 from store import items, subscribers, topics
@@ -279,7 +279,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = deps_of(context)
     language = _language(update, deps)
-    text = t(language, "help")
+    text = t(language, "help", languages="|".join(languages()))
     if is_admin(update, deps):
         text += t(language, "help_admin")
     await reply(update, context, text)
@@ -439,7 +439,7 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         time=format_hhmm(prefs.digest_time),
         zone=html.escape(prefs.timezone),
         quiet=quiet_hours,
-        lang=t(language, "language_name"),
+        lang=language_name(language),
         state=t(language, "settings_paused" if prefs.paused else "settings_active"),
     )
     await reply(update, context, text)
@@ -518,8 +518,8 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     deps, prefs, language = found
     wanted = (context.args or [""])[0].lower()
-    if wanted not in LANGUAGES:
-        await reply(update, context, t(language, "usage_lang"))
+    if wanted not in languages():
+        await reply(update, context, t(language, "usage_lang", languages="|".join(languages())))
         return
     _update(deps, prefs.chat_id, language=wanted)
     await reply(update, context, t(wanted, "lang_set"))

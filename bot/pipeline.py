@@ -383,7 +383,10 @@ def _store_outcome(
     stored: list[dedupe.Fingerprint],
 ) -> PollOutcome:
     with transaction(deps.engine) as session:
-        row = feeds.get_feed(session, feed.id)
+        row = feeds.get_feeds(session, [feed.id]).get(feed.id)
+        if row is None:  # `feeds remove` while its answer was on the way: nothing to store
+            log.info("feed %s was removed while it was polled: skipped", feed.name or feed.url)
+            return PollOutcome(feed.id, feed.url, "removed", name=feed.name)
         default = timedelta(seconds=deps.settings.poll_interval)
         explicit = timedelta(seconds=row.interval) if row.interval else None
         interval = explicit or default

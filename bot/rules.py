@@ -51,15 +51,22 @@ def query_matcher(engine: Engine, query: str, *, gate: bool = True) -> Matcher:
 
 
 def search(
-    engine: Engine, query: str, *, since: datetime | None = None, window: int, limit: int
+    engine: Engine,
+    query: str,
+    *,
+    since: datetime | None = None,
+    window: int,
+    limit: int,
+    matched_only: bool = False,
 ) -> list[StoredItem]:
     """Stored items matching ``query`` (the rule language, without the Mali–China gate),
-    newest first: the newest ``window`` items since ``since`` are read, at most
-    ``limit`` returned. ``items search`` and ``/search`` both ask here.
+    newest first: the newest ``window`` items since ``since`` (only those a topic
+    matched, with ``matched_only``) are read, at most ``limit`` returned. ``items
+    search`` and ``/search`` both ask here.
 
     Raises RuleSyntaxError with the column."""
     matcher = query_matcher(engine, query, gate=False)
     with transaction(engine) as session:
-        rows = items.list_items(session, since=since, limit=window)
+        rows = items.list_items(session, since=since, limit=window, matched_only=matched_only)
     hits = (row for row in rows if matcher.match(MatchInput(row.title, row.summary, row.language)))
     return list(islice(hits, limit))

@@ -294,3 +294,31 @@ def test_a_bug_in_the_batch_of_304s_falls_back_to_one_feed_at_a_time(
     with transaction(engine) as session:
         for feed_id in ids:
             assert feeds.get_feed(session, feed_id).last_ok == clock.now()
+
+
+def test_a_feed_removed_while_it_is_polled_is_skipped_and_the_poll_goes_on(
+    engine: Engine, feed_server, caplog  # type: ignore[no-untyped-def]
+) -> None:
+    """`feeds remove` while the feed's answer is on its way: that feed is one line and
+    the outcome "removed"; the other feeds are stored, and no bug is logged."""
+    clock = FixedClock()
+    seeded(engine, clock)
+    feed_server.serve("/kept.rss", rss(NEGATIVE).encode())
+    feed_server.serve("/gone.rss", rss(NEGATIVE.replace("n1", "gone")).encode(), delay=0.5)
+    kept = add_feed(engine, feed_server.url("/kept.rss"), clock)
+    gone = add_feed(engine, feed_server.url("/gone.rss"), clock)
+
+    async def poll_and_remove() -> list[PollOutcome]:
+        async with deps_for(engine, clock) as deps:
+            polling = asyncio.create_task(poll(deps))
+            while not feed_server.requests_to("/gone.rss"):  # noqa: ASYNC110 - another thread
+                await asyncio.sleep(0.01)
+            with transaction(engine) as session:
+                feeds.remove_feed(session, gone)
+            return await polling
+
+    with caplog.at_level("INFO", logger="bot.pipeline"):
+        outcomes = {o.feed_id: o for o in asyncio.run(poll_and_remove())}
+    assert (outcomes[kept].status, outcomes[kept].new_items) == ("ok", 1)
+    assert outcomes[gone].status == "removed"
+    assert any("removed while it was polled" in r.getMessage() for r in caplog.records)

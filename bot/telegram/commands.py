@@ -32,12 +32,12 @@ from bot.daily import digest_now, trend_chart
 from bot.errors import DeliveryError, MessageRejected, RuleSyntaxError
 from bot.logs import context as log_context
 from bot.render import render_item_line, split_messages
-from bot.rules import query_matcher
+from bot.rules import search as rules_search
 from bot.telegram.keyboards import STOP_PREFIX, TOGGLE_PREFIX, stop_keyboard, topics_keyboard
 from bot.telegram.sender import telegram_errors
 from bot.text import language_for, language_name, languages, t
 from bot.timeparse import UnparsableTime, format_hhmm, parse_hhmm, parse_quiet, parse_zone
-from bot.types import MatchInput, Preferences
+from bot.types import Preferences
 from store import items, subscribers, topics
 from store.db import transaction
 
@@ -599,21 +599,26 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not query:
         await reply(update, context, t(language, "usage_search"))
         return
-    # The rule language and matcher of `mcwatch items search`, without the gate.
+    # `mcwatch items search`'s search (the rule language, without the gate), over the
+    # stored items a topic matched: what readers of the bot are shown.
     try:
-        matcher = await asyncio.to_thread(query_matcher, deps.engine, query, gate=False)
+        hits = await asyncio.to_thread(
+            rules_search,
+            deps.engine,
+            query,
+            window=SEARCH_WINDOW,
+            limit=SEARCH_RESULTS,
+            matched_only=True,
+        )
     except RuleSyntaxError as exc:
         await reply(update, context, t(language, "search_bad_rule", error=html.escape(str(exc))))
         return
-    with transaction(deps.engine) as session:
-        rows = items.recent_items(session, limit=SEARCH_WINDOW)
-    hits = [i for i in rows if matcher.match(MatchInput(i.title, i.summary, i.language))]
     if not hits:
         await reply(update, context, t(language, "search_empty", words=shown))
         return
     lines = [
         render_item_line(i.title, i.link, i.source, i.published, i.topics, language)
-        for i in hits[:SEARCH_RESULTS]
+        for i in hits
     ]
     await _send_list(update, context, t(language, "search_header", words=shown), lines)
 

@@ -1,7 +1,7 @@
 """Fan-out benchmark (run by hand: ``python bench/fanout_bench.py [--runs 3]``).
 
 2,000 alerts to 500 private chats and 2 groups, through the real outbox
-(``bot.outbox.deliver_pending``), the real ``TelegramSender`` over python-telegram-bot
+(``bot.deliver.outbox.deliver_pending``), the real ``TelegramSender`` over python-telegram-bot
 and real HTTP, to the Bot API stand-in (``tests/support/botapi.py``) enforcing Telegram's
 flood limits (private chat: burst 3 then 1/s; group: 20 per minute; bot: 30/s), paced
 by the real ``Pacer`` with Telegram's limits, over a temporary SQLite file.
@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.clock import SystemClock  # noqa: E402
+from bot.deliver.outbox import deliver_pending  # noqa: E402
+from bot.deliver.pacing import Pacer  # noqa: E402
 from bot.deps import open_deps  # noqa: E402
-from bot.outbox import deliver_pending  # noqa: E402
-from bot.pacing import Pacer  # noqa: E402
 from bot.settings import Secret, Settings  # noqa: E402
 from bot.telegram.app import build_application  # noqa: E402
 from bot.telegram.sender import TelegramSender  # noqa: E402

@@ -41,12 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.clock import FixedClock  # noqa: E402
+from bot.deliver.senders import ConsoleSender  # noqa: E402
 from bot.deps import open_deps  # noqa: E402
-from bot.fetch import FetchLimits  # noqa: E402
-from bot.parse import rss_fast  # noqa: E402
-from bot.pipeline import PollOutcome, ingest, load_matcher, poll  # noqa: E402
-from bot.seeds import seed  # noqa: E402
-from bot.senders import ConsoleSender  # noqa: E402
+from bot.ingest.fetch import FetchLimits  # noqa: E402
+from bot.ingest.parse import rss_fast  # noqa: E402
+from bot.ingest.pipeline import PollOutcome, ingest, load_matcher, poll  # noqa: E402
+from bot.seed_files import seed  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.types import FeedRef, FetchResult  # noqa: E402
 from store import feeds, subscribers  # noqa: E402
@@ -480,7 +480,7 @@ def bench_hostile(healthy: int = 90, hostile: int = 10, repeats: int = 7) -> Non
                 done: list[float] = []
 
                 async def go(engine=engine, clock=clock, done=done):  # type: ignore[no-untyped-def]
-                    from bot.pipeline import poll_iter, select_feeds
+                    from bot.ingest.pipeline import poll_iter, select_feeds
 
                     async with open_deps(Settings(), engine, ConsoleSender(), clock=clock,
                                          fetch_limits=limits) as deps:

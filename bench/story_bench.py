@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import dedupe
+from bot.ingest import dedupe
 
 PLACES = "Kayes Sikasso Ségou Mopti Kita Kidal Gao Bougouni Kéniéba Koulikoro Tombouctou".split()
 ACTORS = "Ganfeng Huawei Sinohydro CGGC Norinco PowerChina Kodal Hainan CRBC Exim".split()

@@ -17,11 +17,11 @@ import httpx
 from sqlalchemy import Engine
 
 from bot.clock import Clock, SystemClock
-from bot.dedupe import Fingerprint, fingerprint
-from bot.fetch import FetchLimits, make_client
+from bot.deliver.pacing import Limits, Pacer
+from bot.deliver.senders import Sender
+from bot.ingest.dedupe import Fingerprint, fingerprint
+from bot.ingest.fetch import FetchLimits, make_client
 from bot.metrics import Metrics
-from bot.pacing import Limits, Pacer
-from bot.senders import Sender
 from bot.settings import Settings
 
 FINGERPRINT_CACHE = 20_000  # ~three days of a busy watch; cleared whole when full

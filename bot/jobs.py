@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.daily import digest_tick
+from bot.deliver.digest_job import digest_tick
+from bot.deliver.outbox import DeliverReport, deliver_pending
 from bot.deps import Deps
 from bot.errors import McwatchError
-from bot.outbox import DeliverReport, deliver_pending
-from bot.pipeline import PollOutcome, poll
+from bot.ingest.pipeline import PollOutcome, poll
 from store import topics
 from store.db import database_failure, transaction
 

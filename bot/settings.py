@@ -24,7 +24,7 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from bot.errors import SettingsError, UnparsableTime
-from bot.schedule import MIN_INTERVAL_SECONDS
+from bot.ingest.schedule import MIN_INTERVAL_SECONDS
 from bot.timeparse import parse_hhmm, parse_zone
 
 PREFIX = "MCWATCH_"

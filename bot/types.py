@@ -121,7 +121,7 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryIntent:
-    """Send ``item_id`` to ``subscriber_id`` (planned by notify, queued by store)."""
+    """Send ``item_id`` to ``subscriber_id`` (planned by bot.deliver.plan, queued by store)."""
 
     subscriber_id: int
     item_id: int

@@ -141,7 +141,7 @@ class QuietHours:
 
 def quiet_hours_due(session: Session, now: datetime) -> list[QuietHours]:
     """Subscribers with quiet hours set and alerts due now: whether they are in their
-    quiet hours is the caller's decision (``bot.notify.quiet_until``), before leasing."""
+    quiet hours is the caller's decision (``bot.deliver.plan.quiet_until``), before leasing."""
     due = select(Delivery.subscriber_id).where(_due_alert(now))
     rows = session.exec(
         select(Subscriber)
@@ -316,7 +316,8 @@ def mark_failed(session: Session, delivery_id: int, reason: str) -> None:
 
 
 def drop_for_subscriber(session: Session, subscriber_id: int, reason: str) -> int:
-    """Give up every pending alert of a chat (it blocked the bot; ``bot.outbox.blocked``)."""
+    """Give up every pending alert of a chat (it blocked the bot;
+    ``bot.deliver.outbox.blocked``)."""
     rows = session.exec(
         select(Delivery).where(
             Delivery.subscriber_id == subscriber_id,

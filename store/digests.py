@@ -12,7 +12,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from bot.digest import DigestReader
+from bot.deliver.digest import DigestReader
 from bot.types import DigestStory, PreferenceDefaults
 from store.models import Digest, Item, ItemTopic, Subscriber, Subscription, Topic
 from store.subscribers import id_chunks, preferences_of
@@ -156,7 +156,7 @@ def close_digest(
 
 
 def drop_for_subscriber(session: Session, subscriber_id: int, reason: str) -> int:
-    """Give up every pending digest of a chat (it blocked the bot; ``bot.outbox.blocked``):
+    """Give up every pending digest of a chat (it blocked the bot; ``bot.deliver.outbox.blocked``):
     failed with ``reason``, so that a /start later does not bring back stale ones."""
     rows = session.exec(
         select(Digest).where(

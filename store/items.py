@@ -216,7 +216,8 @@ def list_items(
     limit: int = 50,
     matched_only: bool = False,
 ) -> list[StoredItem]:
-    """Newest first. Searching is ``bot.rules.search``: the rule language, not SQL LIKE."""
+    """Newest first. Searching is ``bot.ingest.stored_rules.search``: the rule language,
+    not SQL LIKE."""
     query = select(Item).order_by(col(Item.published).desc(), col(Item.id).desc())
     if since is not None:
         query = query.where(col(Item.published) >= since)

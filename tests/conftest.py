@@ -21,11 +21,11 @@ def _the_pipeline_met_no_bug(
     """Fail any test in which the pipeline caught one of its own bugs.
 
     The pipeline turns a bug met by one feed into that feed's health record and goes on
-    (bot.pipeline, "internal-error"): right in production, but in a test it would hide
+    (bot.ingest.pipeline, "internal-error"): right in production, but in a test it would hide
     the bug behind a passing assertion about the other feeds. A test that provokes one
     on purpose says so with ``@pytest.mark.internal_error_expected``.
     """
-    caplog.set_level(logging.ERROR, logger="bot.pipeline")
+    caplog.set_level(logging.ERROR, logger="bot.ingest.pipeline")
     yield
     if request.node.get_closest_marker("internal_error_expected"):
         return
@@ -33,6 +33,6 @@ def _the_pipeline_met_no_bug(
         record.getMessage()
         for when in ("setup", "call")
         for record in caplog.get_records(when)
-        if record.name == "bot.pipeline" and "internal-error" in record.getMessage()
+        if record.name == "bot.ingest.pipeline" and "internal-error" in record.getMessage()
     ]
     assert not bugs, f"the pipeline met a bug: {bugs}"

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.clock import FixedClock
-from bot.pacing import Limits, Pacer
+from bot.deliver.pacing import Limits, Pacer
 from tests.support.botapi import BotApi, FloodLimits
 from tests.support.builders import seeded
 from tests.support.telegram import TOKEN, Conversation, all_slugs, button_data, button_labels

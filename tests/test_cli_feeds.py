@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bot.__main__ import main
 from bot.cli import app
-from bot.opml import parse_opml
+from bot.ingest.opml import parse_opml
 from tests.support.feed_server import FeedServer
 
 FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>

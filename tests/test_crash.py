@@ -40,7 +40,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from bot.clock import FixedClock, SystemClock
-from bot.outbox import MAX_IN_FLIGHT
+from bot.deliver.outbox import MAX_IN_FLIGHT
 from store.db import make_engine, transaction
 from store.migrate import upgrade
 from store.models import Delivery, Item, Subscriber
@@ -60,7 +60,8 @@ STORIES = 5  # each to every chat, story after story: 150 alerts
 # `deliver` needs are named). The command itself is the console script's.
 WARM_START = (
     "import sys\n"
-    "import bot.cli, bot.cli.run, bot.deps, bot.outbox, bot.telegram.app  # noqa: F401,E401\n"
+    "import bot.cli, bot.cli.run, bot.deps, bot.deliver.outbox, bot.telegram.app"
+    "  # noqa: F401,E401\n"
     "sys.stdin.readline()\n"
     "from bot.__main__ import main\n"
     "main(['deliver'])\n"

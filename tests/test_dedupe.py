@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.dedupe import THRESHOLDS, choose_story, features, fingerprint
+from bot.ingest.dedupe import THRESHOLDS, choose_story, features, fingerprint
 
 CORPUS = Path(__file__).parent / "data" / "corpus.yaml"
 

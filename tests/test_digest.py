@@ -15,8 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from bot.clock import FixedClock
-from bot.daily import LEASE, DigestPlan, digest_tick, queue_due_digests
-from bot.digest import (
+from bot.deliver.digest import (
     FIRST_DIGEST_SPAN,
     DigestPeriod,
     DigestReader,
@@ -25,9 +24,10 @@ from bot.digest import (
     due_digests,
     render_digest,
 )
+from bot.deliver.digest_job import LEASE, DigestPlan, digest_tick, queue_due_digests
+from bot.deliver.render import TELEGRAM_LIMIT, utf16_len
 from bot.errors import RetryLater
 from bot.jobs import DIGEST_TICK_SECONDS
-from bot.render import TELEGRAM_LIMIT, utf16_len
 from bot.settings import Settings
 from bot.timeparse import parse_hhmm
 from bot.types import DigestStory, Item, Match, Preferences, SendReceipt
@@ -693,7 +693,7 @@ def test_a_digest_that_failed_halfway_resumes_after_what_was_delivered(engine: E
 def test_the_console_trend_is_a_line_of_text() -> None:
     from datetime import date, timedelta
 
-    from bot.charts import trend_text
+    from bot.deliver.charts import trend_text
 
     days = [date(2026, 3, 1) + timedelta(days=n) for n in range(4)]
     line = trend_text(days, {"mining": [0, 1, 4, 2], "energy": [0, 0, 4, 0]}, language="en")

@@ -54,3 +54,20 @@ BEYOND_SPEC = {"settings"}
 
 def test_the_bot_has_every_command_of_the_spec_and_no_unplanned_one() -> None:
     assert registered() == SPEC_COMMANDS | BEYOND_SPEC
+
+
+def test_the_readme_map_names_every_module() -> None:
+    """The architecture map in the README is `ls bot/` and `ls store/`: a module added
+    without its line there fails here."""
+    root = Path(__file__).resolve().parent.parent
+    start = README.index("## Architecture")
+    block = README[start : README.index("```", README.index("```", start) + 3)]
+    names = {
+        path.name
+        for folder in ("bot", "bot/ingest", "bot/deliver", "store")
+        for path in (root / folder).iterdir()
+        if (path.suffix == ".py" or path.is_dir())
+        and path.name not in ("__init__.py", "__pycache__")
+    }
+    missing = sorted(n for n in names if not re.search(rf"(?<![\w.]){re.escape(n)}", block))
+    assert missing == []

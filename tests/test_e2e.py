@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.clock import SystemClock
-from bot.seeds import seed
+from bot.seed_files import seed
 from store import feeds
 from store.db import make_engine, transaction
 from store.feeds import NewFeed

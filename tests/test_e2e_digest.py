@@ -25,7 +25,7 @@ from bot.cli.run import connected
 from bot.cli.runtime import Runtime
 from bot.clock import FixedClock, SystemClock
 from bot.jobs import OnceReport
-from bot.seeds import seed
+from bot.seed_files import seed
 from bot.settings import load_settings
 from store import feeds, stories
 from store.db import make_engine, transaction

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.discover import announced_feeds, feed_url_problem
+from bot.ingest.discover import announced_feeds, feed_url_problem
 from tests.support.feed_server import FeedServer
 
 FEED = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>
@@ -474,7 +474,7 @@ def test_a_page_in_a_legacy_charset_keeps_its_non_ascii_links(content_type: str,
 
 
 def test_a_public_page_cannot_point_feeds_add_into_a_private_network() -> None:
-    """As for redirects (bot.fetch): a page on a public address announcing a feed on
+    """As for redirects (bot.ingest.fetch): a page on a public address announcing a feed on
     loopback or a private range does not get it added. IP literals: no DNS asked."""
     import asyncio
 
@@ -495,7 +495,7 @@ def test_a_public_page_cannot_point_feeds_add_into_a_private_network() -> None:
 def test_an_interval_below_the_schedules_floor_is_refused_with_its_reason(
     mcwatch: Mcwatch, feed_server: FeedServer
 ) -> None:
-    """bot.schedule never polls more often than MIN_INTERVAL: a shorter --interval used
+    """bot.ingest.schedule never polls more often than MIN_INTERVAL: a shorter --interval used
     to be stored and silently raised; it is refused, and nothing is stored."""
     feed_server.serve("/rss", FEED)
     run = mcwatch("feeds", "add", feed_server.url("/rss"), "--interval", "60")

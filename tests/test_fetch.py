@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.fetch import USER_AGENT, FetchLimits, fetch_feed, is_private_host, make_client
+from bot.ingest.fetch import USER_AGENT, FetchLimits, fetch_feed, is_private_host, make_client
 from bot.text import describe, parse_failure
 from bot.types import FeedRef, FetchResult
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.gazetteer import known_mali_terms, malian_places, render
+from bot.ingest.gazetteer import known_mali_terms, malian_places, render
 from bot.match import compile_rules, load_topics_document
-from bot.seeds import with_gazetteer
+from bot.seed_files import with_gazetteer
 from bot.types import MatchInput
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -24,7 +24,7 @@ def test_the_shipped_file_is_what_the_package_gives() -> None:
     document = yaml.safe_load((SEEDS / "topics.yaml").read_text(encoding="utf-8"))
     expected = render(malian_places(known_mali_terms(document)))
     assert (SEEDS / "gazetteer.yaml").read_text(encoding="utf-8") == expected, (
-        "regenerate: python -m bot.gazetteer > seeds/gazetteer.yaml"
+        "regenerate: python -m bot.ingest.gazetteer > seeds/gazetteer.yaml"
     )
     names = {row["name"] for row in yaml.safe_load(expected)["entities"]}
     assert "Diéma" in names and "Niafunké" in names

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.clock import FixedClock
-from bot.fetch import FetchLimits, fetch_feed
-from bot.pipeline import PollOutcome, poll
+from bot.ingest.fetch import FetchLimits, fetch_feed
+from bot.ingest.pipeline import PollOutcome, poll
 from bot.text import describe
 from bot.types import FeedRef
 from store import feeds, items

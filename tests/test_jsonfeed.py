@@ -1,4 +1,4 @@
-"""JSON Feed 1 and 1.1 (bot/parse/jsonfeed.py): the parser on bytes, the choice of parser
+"""JSON Feed 1 and 1.1 (bot/ingest/parse/jsonfeed.py): the parser on bytes, the choice of parser
 by body and Content-Type, and a JSON Feed polled end to end — loopback server, real
 database — into stored, matched items, then added and checked with the CLI.
 
@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.clock import FixedClock
 from bot.errors import ParseError
-from bot.normalize import normalize_entry
-from bot.parse import parse_feed
-from bot.pipeline import PollOutcome, poll
+from bot.ingest.normalize import normalize_entry
+from bot.ingest.parse import parse_feed
+from bot.ingest.pipeline import PollOutcome, poll
 from bot.types import ParsedFeed, RawEntry
 from store import deliveries, feeds, items
 from store.db import transaction

@@ -10,24 +10,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
-    "bot/normalize.py",
-    "bot/schedule.py",
-    "bot/notify.py",
-    "bot/render.py",
-    "bot/digest.py",
+    "bot/ingest/normalize.py",
+    "bot/ingest/schedule.py",
+    "bot/deliver/plan.py",
+    "bot/deliver/render.py",
+    "bot/deliver/digest.py",
     "bot/types.py",
     "bot/errors.py",
-    "bot/pacing.py",
-    "bot/dedupe.py",
-    "bot/opml.py",
-    "bot/discover.py",
-    "bot/send_policy.py",
+    "bot/deliver/pacing.py",
+    "bot/ingest/dedupe.py",
+    "bot/ingest/opml.py",
+    "bot/ingest/discover.py",
+    "bot/deliver/send_policy.py",
     "bot/timeparse.py",
     "bot/text.py",
 ]
 PURE += [
     str(p.relative_to(ROOT))
-    for package in ("parse", "match")
+    for package in ("ingest/parse", "match")
     for p in sorted((ROOT / "bot" / package).glob("*.py"))
 ]
 ENV_ACCESS = re.compile(r"os\.environ|getenv\(|os\.putenv")

@@ -31,8 +31,8 @@ from bot import __version__
 from bot.clock import FixedClock, SystemClock
 from bot.deps import Deps, open_deps
 from bot.errors import RetryLater, SettingsError
-from bot.fetch import FetchLimits
 from bot.health import REQUEST_TIMEOUT, STALE_AFTER_POLLS, MetricsServer, serve_metrics
+from bot.ingest.fetch import FetchLimits
 from bot.jobs import deliver_tick, poll_tick, run_forever
 from bot.metrics import Metrics, PrometheusMetrics
 from bot.settings import Secret, Settings
@@ -271,7 +271,7 @@ def test_a_429_from_the_bot_api_is_counted_and_the_alert_sent_later(
                 served(deps) as (server, client),
             ):
                 await poll_tick(deps)
-                # Longer than bot.send_policy.QUEUED.longest_wait (10 s): the first
+                # Longer than bot.deliver.send_policy.QUEUED.longest_wait (10 s): the first
                 # alert goes back to the queue; the chat's second waits the 30 s out
                 # (the clock moves), then both go, within the same tick.
                 botapi.retry_after_next(30, chat_id=CHAT, times=1)
@@ -506,7 +506,8 @@ def _environment() -> dict[str, str]:
 @pytest.mark.parametrize(
     "code",
     [
-        "import bot.cli.run, bot.jobs, bot.deps, bot.pipeline, bot.outbox, bot.daily",
+        "import bot.cli.run, bot.jobs, bot.deps, bot.ingest.pipeline, bot.deliver.outbox, "
+        "bot.deliver.digest_job",
         "from bot.__main__ import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
     ],
     ids=["the modules that call the hooks", "mcwatch --help"],

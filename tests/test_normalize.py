@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.normalize import canonical_url, detect_language, html_to_text, normalize_entry
+from bot.ingest.normalize import canonical_url, detect_language, html_to_text, normalize_entry
 from bot.types import RawEntry
 
 NOW = datetime(2026, 2, 23, 9, 0, tzinfo=UTC)

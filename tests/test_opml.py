@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import ParseError
-from bot.opml import OpmlFeed, parse_opml, render_opml
+from bot.ingest.opml import OpmlFeed, parse_opml, render_opml
 
 NESTED = b"""<?xml version="1.0"?>
 <opml version="1.0"><head><title>Veille</title></head><body>

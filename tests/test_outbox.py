@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.clock import FixedClock
+from bot.deliver.outbox import DeliverReport, deliver_pending
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
-from bot.outbox import DeliverReport, deliver_pending
 from bot.types import DeliveryIntent, Item, Match, SendReceipt
 from store import deliveries, feeds, items, stories, subscribers, topics
 from store.db import transaction
@@ -233,7 +233,7 @@ def test_a_live_sender_keeps_its_lease_when_a_batch_outlasts_it(
 ) -> None:
     """A batch can take longer than one lease (a group gets 20 a minute): the sender
     renews it, so a second sender does not take the alerts and send them again."""
-    monkeypatch.setattr("bot.outbox.RENEWALS_PER_LEASE", 20)  # every 50 ms of a 1 s lease
+    monkeypatch.setattr("bot.deliver.outbox.RENEWALS_PER_LEASE", 20)  # every 50 ms of a 1 s lease
     clock = FixedClock(NOW)
     sub = add_subscriber(engine, 10, clock)
     for n in (1, 2):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.pacing import Limits, Pacer
+from bot.deliver.pacing import Limits, Pacer
 
 
 def test_private_chat_gets_one_message_per_second() -> None:
@@ -45,8 +45,8 @@ def test_console_mode_never_waits_for_telegrams_pacing(token: str | None, waits:
     (`mcwatch demo` spent 9 of its 12 s sleeping); the Telegram mode keeps the limits."""
     import asyncio
 
+    from bot.deliver.senders import ConsoleSender
     from bot.deps import open_deps
-    from bot.senders import ConsoleSender
     from bot.settings import Secret, Settings
 
     settings = Settings(telegram_token=Secret(token) if token else None)

@@ -7,7 +7,7 @@ import tracemalloc
 import pytest
 
 from bot.errors import ParseError
-from bot.parse import neutralise, parse_feed
+from bot.ingest.parse import neutralise, parse_feed
 
 RSS = """<?xml version="1.0" encoding="{enc}"?>
 <rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>
@@ -92,7 +92,7 @@ def test_feed_html_never_reaches_item_text_and_links_resolve() -> None:
     must still be free of scripts and tags, and relative links must resolve."""
     from datetime import UTC, datetime
 
-    from bot.normalize import normalize_entry
+    from bot.ingest.normalize import normalize_entry
 
     body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
 <item><title>Bamako &lt;b&gt;et&lt;/b&gt; P\xc3\xa9kin</title><link>/news/1</link><guid>g</guid>

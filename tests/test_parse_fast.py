@@ -1,7 +1,7 @@
 """Differential tests: the expat fast path agrees with feedparser, or steps aside.
 
-``bot.parse.rss_fast.parse_rss`` reads well-formed RSS 2.0 with xml.etree and must return
-exactly the ``ParsedFeed`` that ``bot.parse.feedparser_backend.parse_with_feedparser``
+``bot.ingest.parse.rss_fast.parse_rss`` reads well-formed RSS 2.0 with xml.etree and must return
+exactly the ``ParsedFeed`` that ``bot.ingest.parse.feedparser_backend.parse_with_feedparser``
 returns for the same bytes and URL (``bozo`` aside), or ``None`` ("not sure: let
 feedparser do it"). It never raises. feedparser is the oracle here: every test compares
 the two on the same input.
@@ -31,9 +31,9 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from bot.errors import ParseError
-from bot.parse import neutralise, parse_feed
-from bot.parse.feedparser_backend import parse_with_feedparser
-from bot.parse.rss_fast import parse_rss
+from bot.ingest.parse import neutralise, parse_feed
+from bot.ingest.parse.feedparser_backend import parse_with_feedparser
+from bot.ingest.parse.rss_fast import parse_rss
 from bot.types import ParsedFeed, RawEntry
 
 # ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from bot.clock import FixedClock
-from bot.pipeline import PollOutcome, poll
+from bot.ingest.pipeline import PollOutcome, poll
 from bot.text import describe
 from store import deliveries, feeds, items
 from store.db import transaction
@@ -247,7 +247,7 @@ def test_a_bug_met_by_one_feed_is_its_health_record_and_the_others_go_on(
     engine: Engine, feed_server, monkeypatch, caplog
 ) -> None:  # type: ignore[no-untyped-def]
     """The one place mcwatch catches its own bugs: a poison feed must not stop all polling."""
-    import bot.pipeline
+    import bot.ingest.pipeline
 
     clock = FixedClock()
     seeded(engine, clock)
@@ -255,14 +255,14 @@ def test_a_bug_met_by_one_feed_is_its_health_record_and_the_others_go_on(
     feed_server.serve("/poison.rss", rss(NEGATIVE.replace("n1", "poison")).encode())
     good = add_feed(engine, feed_server.url("/good.rss"), clock)
     poison = add_feed(engine, feed_server.url("/poison.rss"), clock)
-    real = bot.pipeline.store_items
+    real = bot.ingest.pipeline.store_items
 
     def store_items(session, deps, feed_id, *args):  # type: ignore[no-untyped-def]
         if feed_id == poison:
             raise KeyError("a bug")
         return real(session, deps, feed_id, *args)
 
-    monkeypatch.setattr(bot.pipeline, "store_items", store_items)
+    monkeypatch.setattr(bot.ingest.pipeline, "store_items", store_items)
     outcomes = {o.feed_id: o for o in run_poll(engine, clock)}
     assert (outcomes[good].status, outcomes[good].new_items) == ("ok", 1)
     assert outcomes[poison].error == "internal error (KeyError), see the log"
@@ -277,7 +277,7 @@ def test_a_bug_met_by_one_feed_is_its_health_record_and_the_others_go_on(
 def test_a_bug_in_the_batch_of_304s_falls_back_to_one_feed_at_a_time(
     engine: Engine, feed_server, monkeypatch, caplog
 ) -> None:  # type: ignore[no-untyped-def]
-    import bot.pipeline
+    import bot.ingest.pipeline
 
     clock = FixedClock()
     ids = polled_feeds_with_validators(engine, feed_server, clock, 3)
@@ -286,7 +286,7 @@ def test_a_bug_in_the_batch_of_304s_falls_back_to_one_feed_at_a_time(
     def broken(*args):  # type: ignore[no-untyped-def]
         raise KeyError("a bug in the batch")
 
-    monkeypatch.setattr(bot.pipeline, "store_unchanged", broken)
+    monkeypatch.setattr(bot.ingest.pipeline, "store_unchanged", broken)
     outcomes = run_poll(engine, clock)
     assert sorted(o.feed_id for o in outcomes) == sorted(ids)
     assert {o.status for o in outcomes} == {"not-modified"}  # each stored on its own
@@ -317,7 +317,7 @@ def test_a_feed_removed_while_it_is_polled_is_skipped_and_the_poll_goes_on(
                 feeds.remove_feed(session, gone)
             return await polling
 
-    with caplog.at_level("INFO", logger="bot.pipeline"):
+    with caplog.at_level("INFO", logger="bot.ingest.pipeline"):
         outcomes = {o.feed_id: o for o in asyncio.run(poll_and_remove())}
     assert (outcomes[kept].status, outcomes[kept].new_items) == ("ok", 1)
     assert outcomes[gone].status == "removed"

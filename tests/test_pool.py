@@ -1,6 +1,6 @@
 """The pooled path stores what the serial path stores.
 
-A big poll parses, normalises and matches in worker processes (``bot/prepare.py``); a
+A big poll parses, normalises and matches in worker processes (``bot/ingest/prepare.py``); a
 small one, or ``MCWATCH_WORKERS=0``, in the main process. Same feeds, same order (one
 fetch at a time, so story grouping sees the items in the same order): the same items,
 under the same topics, grouped into the same stories. Through the CLI, on the labelled

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from bot.notify import quiet_until
+from bot.deliver.plan import quiet_until
 
 T = time
 

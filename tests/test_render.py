@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import TELEGRAM_LIMIT, render_alert, summarise, utf16_len
+from bot.deliver.render import TELEGRAM_LIMIT, render_alert, summarise, utf16_len
 from bot.types import Alert
 
 WHEN = datetime(2026, 2, 23, 9, 0, tzinfo=UTC)

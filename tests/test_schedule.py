@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.schedule import base_interval, next_poll_at
+from bot.ingest.schedule import base_interval, next_poll_at
 from bot.types import FetchResult, ParsedFeed
 
 NOW = datetime(2026, 2, 23, 9, 0, tzinfo=UTC)

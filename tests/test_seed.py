@@ -21,7 +21,7 @@ from typer.testing import CliRunner, Result
 from bot.cli import app
 from bot.clock import FixedClock
 from bot.errors import SeedError
-from bot.seeds import load_seed_data, preview, seed
+from bot.seed_files import load_seed_data, preview, seed
 from store import feeds, topics
 from store.db import transaction
 from store.feeds import NewFeed

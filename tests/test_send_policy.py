@@ -14,11 +14,10 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.clock import FixedClock
-from bot.daily import digest_tick
-from bot.errors import DeliveryError, MessageRejected, RecipientBlocked, RetryLater
-from bot.outbox import deliver_pending
-from bot.pacing import Pacer
-from bot.send_policy import (
+from bot.deliver.digest_job import digest_tick
+from bot.deliver.outbox import deliver_pending
+from bot.deliver.pacing import Pacer
+from bot.deliver.send_policy import (
     QUEUED,
     REPLIES,
     Blocked,
@@ -31,6 +30,7 @@ from bot.send_policy import (
     retry_delay,
     wait_after,
 )
+from bot.errors import DeliveryError, MessageRejected, RecipientBlocked, RetryLater
 from bot.types import SendReceipt
 from store import digests, stories, subscribers
 from store.db import transaction

@@ -24,7 +24,7 @@ from store.migrate import HEAD_REVISION, head_revision, is_current, is_ready, up
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARIES = ("telegram", "sqlalchemy", "sqlmodel", "alembic", "matplotlib", "prometheus_client")
-NEVER_FOR_A_READ = ("telegram", "matplotlib", "alembic", "bot.seeds", "prometheus_client")
+NEVER_FOR_A_READ = ("telegram", "matplotlib", "alembic", "bot.seed_files", "prometheus_client")
 TEXT = "La Chine et le Mali signent un accord"
 
 # Runs the console script's main in a fresh interpreter, then prints, as its last line,
@@ -91,8 +91,8 @@ def test_console_mode_loads_no_telegram_nor_the_scheduler(tmp_path: Path) -> Non
     """`run --once` and `demo` print through the ConsoleSender and tick once: neither
     python-telegram-bot nor APScheduler is imported for them."""
     code = (
-        "import json, sys, bot.cli.run, bot.jobs, bot.deps, bot.daily\n"
-        "from bot.senders import ConsoleSender\n"
+        "import json, sys, bot.cli.run, bot.jobs, bot.deps, bot.deliver.digest_job\n"
+        "from bot.deliver.senders import ConsoleSender\n"
         "ConsoleSender()\n"
         "print(json.dumps([n for n in ('telegram', 'apscheduler', 'matplotlib')"
         " if n in sys.modules]))"
@@ -144,10 +144,10 @@ def test_commands_reading_the_database_load_no_telegram_matplotlib_nor_alembic(
 def test_a_first_start_still_migrates_and_seeds(tmp_path: Path) -> None:
     """With no database at all, the command creates, migrates and seeds it first."""
     status, loaded, printed = probe(
-        ["topics", "list", "--json"], ("alembic", "bot.seeds"), tmp_path
+        ["topics", "list", "--json"], ("alembic", "bot.seed_files"), tmp_path
     )
     assert status == 0
-    assert loaded == ["alembic", "bot.seeds"]
+    assert loaded == ["alembic", "bot.seed_files"]
     assert json.loads(printed)  # the seeded topics
     assert (tmp_path / "data" / "mcwatch.db").exists()
 
@@ -192,11 +192,11 @@ def test_prepare_does_nothing_on_a_current_seeded_database(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prepare(engine, FixedClock())  # seeds
-    import bot.seeds
+    import bot.seed_files
     import store.migrate
 
     for module, name in [
-        (bot.seeds, "seed"),
+        (bot.seed_files, "seed"),
         (store.migrate, "upgrade"),
         (store.migrate, "current_revision"),
         (store.migrate, "head_revision"),

@@ -107,7 +107,10 @@ def test_no_user_text_is_left_in_the_code() -> None:
     (docstrings and comments may quote it)."""
     speaking = [
         *sorted((ROOT / "bot" / "telegram").glob("*.py")),
-        *(ROOT / "bot" / name for name in ("render.py", "digest.py", "daily.py", "charts.py")),
+        *(
+            ROOT / "bot" / "deliver" / name
+            for name in ("render.py", "digest.py", "digest_job.py", "charts.py")
+        ),
     ]
     french = re.compile(r"[a-z][éèêàâùûôîç]|[éèêàâùûôîç][a-z]")  # a French word
     found = {}

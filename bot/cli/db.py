@@ -50,8 +50,8 @@ def seed(
 ) -> None:
     """Load what is new in seeds/ (topics, alias sets, feeds) without duplicating
     anything; what you edited or removed is left alone and listed."""
-    from bot.seeds import load_seed_data, preview
-    from bot.seeds import seed as load_seeds
+    from bot.seed_files import load_seed_data, preview
+    from bot.seed_files import seed as load_seeds
 
     runtime = Runtime.load()
     engine = runtime.engine  # a first start seeds everything here

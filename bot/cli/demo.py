@@ -54,13 +54,13 @@ def demo() -> None:
 def _demo(tmp: Path, base: str, files: list[Path]) -> None:
     import asyncio
 
-    from bot.daily import plan_digest
+    from bot.deliver.digest_job import plan_digest
+    from bot.deliver.outbox import deliver_pending
+    from bot.deliver.render import html_to_console
+    from bot.deliver.senders import ConsoleSender
     from bot.deps import open_deps
-    from bot.outbox import deliver_pending
-    from bot.pipeline import poll
-    from bot.render import html_to_console
-    from bot.seeds import seed
-    from bot.senders import ConsoleSender
+    from bot.ingest.pipeline import poll
+    from bot.seed_files import seed
     from bot.settings import Settings
     from store import feeds
     from store.db import make_engine, transaction

@@ -11,7 +11,7 @@ from bot.cli.run import connected
 from bot.cli.runtime import Runtime
 
 if TYPE_CHECKING:
-    from bot.daily import DigestPlan
+    from bot.deliver.digest_job import DigestPlan
 
 
 def digest(
@@ -35,8 +35,8 @@ def digest(
 
 
 async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
-    from bot.daily import digest_now, digest_tick, plan_period, send_plan
-    from bot.digest import due_digests
+    from bot.deliver.digest import due_digests
+    from bot.deliver.digest_job import digest_now, digest_tick, plan_period, send_plan
     from store import digests
     from store.db import transaction
 
@@ -66,7 +66,7 @@ async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
 
 
 def _print(plan: DigestPlan) -> None:
-    from bot.render import html_to_console
+    from bot.deliver.render import html_to_console
 
     typer.echo(f"── digest for chat {plan.chat_id} ({plan.stories} stories) " + "─" * 20)
     for message in plan.messages:

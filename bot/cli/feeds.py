@@ -62,8 +62,8 @@ def _feed_json(feed: Feed) -> dict[str, Any]:
 
 def _check_url(url: str) -> str:
     """The URL without surrounding whitespace; a usage error (exit 2) when it cannot
-    be a feed's (``bot.discover.feed_url_problem``)."""
-    from bot.discover import feed_url_problem
+    be a feed's (``bot.ingest.discover.feed_url_problem``)."""
+    from bot.ingest.discover import feed_url_problem
 
     url = url.strip()
     problem = feed_url_problem(url)
@@ -74,7 +74,7 @@ def _check_url(url: str) -> str:
 
 def _check_interval(seconds: int | None) -> int | None:
     """The schedule's floor, refused here with its reason rather than raised silently."""
-    from bot.schedule import MIN_INTERVAL_SECONDS
+    from bot.ingest.schedule import MIN_INTERVAL_SECONDS
 
     if seconds is not None and seconds < MIN_INTERVAL_SECONDS:
         raise typer.BadParameter(
@@ -180,13 +180,13 @@ MAX_NAME = 200
 
 
 async def find_feed(runtime: Runtime, url: str) -> FoundFeed:
-    """Fetch ``url`` once (bot.fetch, its limits): a feed gives its title; an HTML page
+    """Fetch ``url`` once (bot.ingest.fetch, its limits): a feed gives its title; an HTML page
     gives the first feed it announces (fetched in turn); the world's failures give a
     FoundFeed with ``error``. Raises ParseError when what answered is not a feed and
     announces none — or announces one that is not a feed either."""
     from bot.errors import ParseError
-    from bot.fetch import fetch_feed, make_client
-    from bot.parse import parse_feed
+    from bot.ingest.fetch import fetch_feed, make_client
+    from bot.ingest.parse import parse_feed
     from bot.types import FeedRef
 
     now = runtime.clock.now()
@@ -214,11 +214,11 @@ async def find_feed(runtime: Runtime, url: str) -> FoundFeed:
 
 async def _announced(result: FetchResult) -> list[str]:
     """The feeds the fetched page announces. A public page's links into private
-    addresses are left out, as fetch refuses such redirects (bot.fetch)."""
+    addresses are left out, as fetch refuses such redirects (bot.ingest.fetch)."""
     from urllib.parse import urlsplit
 
-    from bot.discover import announced_feeds
-    from bot.fetch import is_private_host
+    from bot.ingest.discover import announced_feeds
+    from bot.ingest.fetch import is_private_host
 
     links = announced_feeds(result.body, result.url, result.content_type)
     if not links or await is_private_host(urlsplit(result.url).hostname or ""):
@@ -312,9 +312,9 @@ def import_command(
     An outline without a valid http(s) URL is skipped, with one line saying why.
     A feed exported disabled (or commented out) is added disabled.
     """
-    from bot.discover import feed_url_problem
     from bot.errors import ParseError
-    from bot.opml import parse_opml
+    from bot.ingest.discover import feed_url_problem
+    from bot.ingest.opml import parse_opml
     from store import feeds as store_feeds
     from store.db import transaction
     from store.feeds import NewFeed
@@ -371,7 +371,7 @@ def export(
     ] = None,
 ) -> None:
     """Write the watch list as OPML (to stdout, or FILE); disabled feeds stay disabled."""
-    from bot.opml import OpmlFeed, render_opml
+    from bot.ingest.opml import OpmlFeed, render_opml
     from store import feeds as store_feeds
     from store.db import transaction
 
@@ -421,10 +421,10 @@ def check(
 async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
     """Fetch → parse → normalise → match for one URL, with nothing written."""
     from bot.errors import ParseError
-    from bot.fetch import fetch_feed, make_client
-    from bot.normalize import normalize_entry
-    from bot.parse import parse_feed
-    from bot.rules import stored_matcher
+    from bot.ingest.fetch import fetch_feed, make_client
+    from bot.ingest.normalize import normalize_entry
+    from bot.ingest.parse import parse_feed
+    from bot.ingest.stored_rules import stored_matcher
     from bot.text import DEFAULT, describe
     from bot.types import FeedRef, MatchInput
 
@@ -444,7 +444,7 @@ async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
     try:
         parsed = parse_feed(result.body, url=result.url, content_type=result.content_type)
     except ParseError as exc:
-        from bot.discover import announced_feeds
+        from bot.ingest.discover import announced_feeds
 
         links = announced_feeds(result.body, result.url, result.content_type)
         report["error"] = f"{exc}; the page announces {links[0]}" if links else str(exc)

@@ -12,7 +12,7 @@ from bot.timeparse import parse_since
 from bot.types import MAX_ROW_ID
 
 if TYPE_CHECKING:
-    from bot.dedupe import Fingerprint
+    from bot.ingest.dedupe import Fingerprint
     from bot.types import StoredItem
 
 app = typer.Typer(help="List and search stored items.", no_args_is_help=True)
@@ -57,7 +57,7 @@ def show(
 ) -> None:
     """One item: its topics with the terms and sentence that matched, and its story —
     the first report and the other reports grouped with it, with why."""
-    from bot.dedupe import why_same_story
+    from bot.ingest.dedupe import why_same_story
     from store import items as store_items
     from store.db import transaction
     from store.schemas import item_json
@@ -108,7 +108,7 @@ def show(
 
 
 def _fingerprint(item: StoredItem) -> Fingerprint:
-    from bot.dedupe import fingerprint
+    from bot.ingest.dedupe import fingerprint
 
     return fingerprint(
         item.id, item.story_id, item.title, item.summary, item.language, item.published
@@ -128,7 +128,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Search stored items with the rule language (accent- and case-insensitive)."""
-    from bot.rules import search as search_stored
+    from bot.ingest.stored_rules import search as search_stored
     from store.schemas import item_json
 
     runtime = Runtime.load()

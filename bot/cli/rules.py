@@ -34,8 +34,8 @@ def test(
     as_json: JsonOption = False,
 ) -> None:
     """Which topics match this text, and why (terms, and where Mali and China meet)."""
-    from bot.normalize import detect_language
-    from bot.rules import stored_matcher
+    from bot.ingest.normalize import detect_language
+    from bot.ingest.stored_rules import stored_matcher
     from bot.types import MatchInput
 
     runtime = Runtime.load()
@@ -68,7 +68,7 @@ def backtest(
     as_json: JsonOption = False,
 ) -> None:
     """Run a rule over stored items: counts per day and sample hits (gate included)."""
-    from bot.rules import query_matcher
+    from bot.ingest.stored_rules import query_matcher
     from bot.types import MatchInput
     from store import items as store_items
     from store.db import transaction
@@ -120,7 +120,7 @@ def backtest(
 
 
 def _read_yaml(path: Path) -> object:
-    from bot.seeds import read_yaml_document
+    from bot.seed_files import read_yaml_document
 
     return read_yaml_document(path)  # one line naming the file, whatever is wrong
 
@@ -144,9 +144,9 @@ def eval_command(
     """Precision, recall and F1 per topic (and for the Mali–China relationship) on a
     labelled file."""
     from bot.errors import LabelledFileError
+    from bot.ingest.stored_rules import stored_matcher
     from bot.match import compile_rules, load_topics_document
     from bot.match.evaluate import evaluate, load_labelled
-    from bot.rules import stored_matcher
 
     matcher: Matcher
     if topics_file is not None:

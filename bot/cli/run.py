@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from telegram.ext import Application
 
+    from bot.deliver.senders import Sender
     from bot.deps import Deps
-    from bot.pipeline import PollOutcome
-    from bot.senders import Sender
+    from bot.ingest.pipeline import PollOutcome
 
 
 def ensure_console_subscriber(engine: Engine, runtime: Runtime, *, active: bool) -> None:
@@ -53,8 +53,8 @@ async def connected(runtime: Runtime) -> AsyncIterator[tuple[Deps, Application |
     The Application (handlers, getMe) exists only in Telegram mode and is shut down on
     the way out.
     """
+    from bot.deliver.senders import ConsoleSender
     from bot.deps import open_deps
-    from bot.senders import ConsoleSender
     from bot.telegram.sender import TelegramSender
 
     settings, engine = runtime.settings, runtime.engine
@@ -247,10 +247,10 @@ def _row(o: PollOutcome) -> list[object]:
 
 
 async def _poll(runtime: Runtime, all_feeds: bool, feed_id: int | None) -> list[PollOutcome]:
+    from bot.deliver.senders import ConsoleSender
     from bot.deps import open_deps
+    from bot.ingest.pipeline import poll_iter, select_feeds
     from bot.logs import progress_line
-    from bot.pipeline import poll_iter, select_feeds
-    from bot.senders import ConsoleSender
 
     engine = runtime.engine
     if runtime.settings.console_mode:  # the terminal is the subscriber: `deliver` prints
@@ -278,7 +278,7 @@ def deliver() -> None:
 
 
 async def _deliver(runtime: Runtime) -> None:
-    from bot.outbox import deliver_pending
+    from bot.deliver.outbox import deliver_pending
 
     async with connected(runtime) as (deps, _):
         report = await deliver_pending(deps)

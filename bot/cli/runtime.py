@@ -58,7 +58,7 @@ def prepare(engine: Engine, clock: Clock) -> None:
 
     if is_ready(engine):
         return
-    from bot.seeds import seed
+    from bot.seed_files import seed
 
     with startup_lock(engine):  # several workers starting at once: one does the work
         if is_ready(engine):

@@ -35,8 +35,8 @@ def _topic_json(topic: Any) -> dict[str, Any]:
 
 
 def _checked_query(runtime: Runtime, query: str) -> str:
+    from bot.ingest.stored_rules import stored_lexicon
     from bot.match import validate_rule
-    from bot.rules import stored_lexicon
 
     query = " ".join(query.split())
     try:
@@ -183,7 +183,7 @@ def disable(slug: SlugArgument) -> None:
 def import_command(
     file: Annotated[
         Path,
-        # The file is checked by the reader (bot.seeds.read_yaml_document): missing, a
+        # The file is checked by the reader (bot.seed_files.read_yaml_document): missing, a
         # directory, unreadable, not UTF-8 or not YAML is one line and exit 1.
         typer.Argument(
             metavar="FILE", readable=False, help="A topics YAML file (as seeds/topics.yaml)."
@@ -192,7 +192,7 @@ def import_command(
 ) -> None:
     """Load topics and alias sets from a YAML file; all of it is checked before any of
     it is saved. Topics of the file replace those of the same slug; others stay."""
-    from bot.seeds import parse_topics_document, read_yaml
+    from bot.seed_files import parse_topics_document, read_yaml
     from store.db import transaction
     from store.seed import import_topics
 

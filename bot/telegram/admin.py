@@ -12,7 +12,7 @@ from telegram import ChatMemberUpdated, Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes
 
-from bot.render import split_messages
+from bot.deliver.render import split_messages
 from bot.telegram.commands import _language, deps_of, is_admin, reply, send_to
 from bot.telegram.sender import telegram_errors
 from bot.text import describe, language_for, t

@@ -155,7 +155,7 @@ def _where(update: object) -> str:
 async def log_failure(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The Application's error handler: one log line per failed update, never the token.
 
-    Telegram's and the network's failures (what is left once ``bot.pacing`` has retried)
+    Telegram's and the network's failures (what is left once ``bot.deliver.pacing`` has retried)
     are WARNING; anything else is a bug, ERROR. The traceback only at DEBUG.
     """
     error = context.error

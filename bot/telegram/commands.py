@@ -4,7 +4,7 @@ write at most once, reply.
 Every reply, keyboard redraw and message edit goes through ``reply``/``reply_photo``/
 ``edit_text``/``edit_keyboard``/``send_to``: paced by the one ``Pacer`` (``deps.pacer``,
 shared with alerts and digests) and retried in place on 429 (Telegram's
-``retry_after``), 5xx and timeouts (``bot.send_policy.REPLIES``), with python-telegram-bot's
+``retry_after``), 5xx and timeouts (``bot.deliver.send_policy.REPLIES``), with python-telegram-bot's
 errors translated by ``telegram_errors``. What still fails reaches the Application's
 error handler (``bot.telegram.app.log_failure``): one log line.
 
@@ -28,11 +28,11 @@ from telegram import CallbackQuery, Chat, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.daily import digest_now, trend_chart
+from bot.deliver.digest_job import digest_now, trend_chart
+from bot.deliver.render import render_item_line, split_messages
 from bot.errors import DeliveryError, MessageRejected, RuleSyntaxError
+from bot.ingest.stored_rules import search as rules_search
 from bot.logs import context as log_context
-from bot.render import render_item_line, split_messages
-from bot.rules import search as rules_search
 from bot.telegram.keyboards import STOP_PREFIX, TOGGLE_PREFIX, stop_keyboard, topics_keyboard
 from bot.telegram.sender import telegram_errors
 from bot.text import language_for, language_name, languages, t
@@ -110,7 +110,7 @@ async def to_chat(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, call: Callable[[], Awaitable[T]]
 ) -> T:
     """``call()`` (one Bot API call that puts something in ``chat_id``), paced by the
-    shared Pacer and retried in place as ``bot.send_policy.REPLIES`` says."""
+    shared Pacer and retried in place as ``bot.deliver.send_policy.REPLIES`` says."""
 
     async def attempt() -> T:
         with telegram_errors():

@@ -1,9 +1,9 @@
-"""The Telegram sender: ``bot.senders.Sender`` over python-telegram-bot.
+"""The Telegram sender: ``bot.deliver.senders.Sender`` over python-telegram-bot.
 
 ``telegram_errors`` turns python-telegram-bot's errors into mcwatch's delivery errors
 (see ``bot.errors``), for ``TelegramSender`` and for the command replies alike; what
-then happens to the message is ``bot.send_policy``'s decision. The ``Sender`` protocol
-and the console sender live outside this package (``bot.senders``).
+then happens to the message is ``bot.deliver.send_policy``'s decision. The ``Sender`` protocol
+and the console sender live outside this package (``bot.deliver.senders``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.deliver.send_policy import QUEUED
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
-from bot.send_policy import QUEUED
 from bot.types import SendReceipt
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # console mode (`run --once`, `demo`, the CLI) does not pay for it.
 
 # 5xx and timeouts come with no Retry-After: the figure on the error is nominal, the
-# backoff is the policy's (``bot.send_policy.wait_after``, which ignores it).
+# backoff is the policy's (``bot.deliver.send_policy.wait_after``, which ignores it).
 TRANSIENT_RETRY_SECONDS = QUEUED.first_backoff
 
 

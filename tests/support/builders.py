@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.clock import FixedClock
+from bot.deliver.pacing import Limits, Pacer
 from bot.deps import Deps, open_deps
 from bot.errors import DeliveryError
-from bot.fetch import FetchLimits
-from bot.pacing import Limits, Pacer
-from bot.seeds import seed
+from bot.ingest.fetch import FetchLimits
+from bot.seed_files import seed
 from bot.settings import Settings
 from bot.types import DeliveryIntent, Item, SendReceipt
 from store import deliveries, feeds, items, subscribers

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from bot import dedupe
+from bot.ingest import dedupe
+from bot.ingest.normalize import normalize_entry
+from bot.ingest.parse import parse_feed
 from bot.match import compile_rules, load_topics_document
-from bot.normalize import normalize_entry
-from bot.parse import parse_feed
 from bot.types import MatchInput
 from tests.support.labelled_feeds import REALWORLD_DEV, load_labels
 

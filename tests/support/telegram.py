@@ -45,13 +45,13 @@ from sqlmodel import col, select
 from telegram.ext import Application, ContextTypes
 
 from bot.clock import FixedClock
+from bot.deliver.outbox import DeliverReport, deliver_pending
+from bot.deliver.pacing import Pacer
+from bot.deliver.plan import plan_alerts
 from bot.deps import Deps, open_deps
-from bot.fetch import FetchLimits
+from bot.ingest.fetch import FetchLimits
+from bot.ingest.pipeline import PollOutcome, poll
 from bot.jobs import handle_updates
-from bot.notify import plan_alerts
-from bot.outbox import DeliverReport, deliver_pending
-from bot.pacing import Pacer
-from bot.pipeline import PollOutcome, poll
 from bot.settings import Secret, Settings
 from bot.telegram.app import attach, build_application
 from bot.telegram.sender import TelegramSender

@@ -14,19 +14,19 @@ from typing import Any
 import feedparser
 
 from bot.errors import ParseError
-from bot.parse.fields import (
+from bot.ingest.parse.fields import (
     clean_text,
     from_struct_time,
     language_code,
     positive_int,
     update_period_seconds,
 )
-from bot.parse.guard import neutralise
+from bot.ingest.parse.guard import neutralise
 from bot.types import ParsedFeed, RawEntry
 
 
 def parse_with_feedparser(body: bytes, *, url: str = "") -> ParsedFeed:
-    """``bot.parse.parse_feed`` for XML, without the fast path (the reference)."""
+    """``bot.ingest.parse.parse_feed`` for XML, without the fast path (the reference)."""
     if not body.strip():
         raise ParseError("empty body")
     return parse_neutralised(neutralise(body), original=body, url=url)

@@ -31,7 +31,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from bot.errors import NotJson, ParseError
-from bot.parse.fields import clean_text, language_code, plausible
+from bot.ingest.parse.fields import clean_text, language_code, plausible
 from bot.types import ParsedFeed, RawEntry
 
 MEDIA_TYPES = frozenset({"application/feed+json", "application/json"})

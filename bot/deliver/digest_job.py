@@ -1,9 +1,10 @@
 """The daily digest's I/O: queue the digests that are due, send them, draw the trend.
 
-The decisions are pure (``bot.digest``: when, what, how it reads; ``bot.charts``); this
-module asks the store and talks to the sender. A digest is recorded before it is sent
-(unique per subscriber and local day), so a restart never sends a day's digest twice;
-one missed while mcwatch was down is sent late, once, covering the whole gap.
+The decisions are pure (``bot.deliver.digest``: when, what, how it reads;
+``bot.deliver.charts``); this module asks the store and talks to the sender. A digest is
+recorded before it is sent (unique per subscriber and local day), so a restart never
+sends a day's digest twice; one missed while mcwatch was down is sent late, once,
+covering the whole gap.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from bot.charts import trend_png, trend_text
+from bot.deliver.charts import trend_png, trend_text
+from bot.deliver.digest import DigestPeriod, build_digest, digest_period, due_digests, render_digest
+from bot.deliver.outbox import blocked, send
+from bot.deliver.send_policy import Blocked, Refused, RetryAt, after_failure
 from bot.deps import Deps
-from bot.digest import DigestPeriod, build_digest, digest_period, due_digests, render_digest
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
 from bot.logs import context
-from bot.outbox import blocked, send
-from bot.send_policy import Blocked, Refused, RetryAt, after_failure
 from bot.text import t
 from store import digests, topics
 from store.db import transaction
@@ -89,7 +90,7 @@ async def send_plan(
 
     ``on_part(n)`` is told after Telegram accepted part n (1-based), so a daily digest
     that fails halfway resumes after what was delivered instead of repeating it. Each
-    part is sent as an alert is (``bot.outbox.send``): a short 429 is waited out in
+    part is sent as an alert is (``bot.deliver.outbox.send``): a short 429 is waited out in
     place; what still fails is raised, for ``digest_tick`` to decide on.
     """
     parts: list[Callable[[], Awaitable[object]]] = [
@@ -150,7 +151,7 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
                 await send_plan(deps, plan, skip=digest.parts_sent, on_part=delivered)
                 sent.append(plan)
             except (RetryLater, RecipientBlocked, MessageRejected) as exc:
-                # The same decision as for an alert (bot.send_policy.after_failure).
+                # The same decision as for an alert (bot.deliver.send_policy.after_failure).
                 match after_failure(exc, digest.attempts, deps.clock.now()):
                     case RetryAt(at=at, reason=reason):
                         status, error, retry_at = "queued", reason, at
@@ -189,7 +190,7 @@ def digest_now(deps: Deps, chat_id: int) -> DigestPlan | None:
 
 
 def plan_period(deps: Deps, period: DigestPeriod) -> DigestPlan:
-    """The digest of one reader's period (``bot.digest.due_digests``, ``digest_period``)."""
+    """The digest of one reader's period (``bot.deliver.digest.due_digests``, ``digest_period``)."""
     reader = period.reader
     return plan_digest(
         deps,

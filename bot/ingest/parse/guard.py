@@ -3,8 +3,8 @@
 feedparser expands DOCTYPE entity declarations itself: one 10 KB entity used 10,000
 times becomes 100 MB of text (the "billion laughs" family). A feed has no use for an
 internal DTD, so every DOCTYPE and ENTITY declaration is removed before parsing. Both
-XML parsers (``bot.parse.rss_fast`` and ``bot.parse.feedparser_backend``) are only
-ever given bytes that went through ``neutralise``; OPML import (``bot.opml``) too.
+XML parsers (``bot.ingest.parse.rss_fast`` and ``bot.ingest.parse.feedparser_backend``) are only
+ever given bytes that went through ``neutralise``; OPML import (``bot.ingest.opml``) too.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The poll pipeline: the only place the stages run in sequence.
 
 For each due feed:
-1. fetch      ``bot.fetch.fetch_feed``         conditional GET, bounded; failure = data
-2. parse      ``bot.parse.parse_feed``         bytes → entries, off the event loop
-3. normalise  ``bot.normalize.normalize_entry`` plain text, identity, date, language
+1. fetch      ``bot.ingest.fetch.fetch_feed``         conditional GET, bounded; failure = data
+2. parse      ``bot.ingest.parse.parse_feed``         bytes → entries, off the event loop
+3. normalise  ``bot.ingest.normalize.normalize_entry`` plain text, identity, date, language
 4. match      ``Matcher.match``                 every topic in one pass
-5. story      ``bot.dedupe.choose_story``       the same event is one story
+5. story      ``bot.ingest.dedupe.choose_story``       the same event is one story
 6. store      ``store.items``                   new items only, by identity
-7. plan       ``bot.notify.plan_alerts``        who gets what
+7. plan       ``bot.deliver.plan.plan_alerts``        who gets what
 8. queue      ``store.deliveries.queue_alerts`` written before anything is sent
 Steps 5–8 and the feed's health are one database transaction per feed; feeds that
 answered 304 are written together (``store_unchanged``). ``poll_iter`` yields one
@@ -29,15 +29,15 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session
 
-from bot import dedupe
+from bot.deliver.plan import plan_alerts
 from bot.deps import Deps
-from bot.fetch import fetch_feed
+from bot.ingest import dedupe
+from bot.ingest.fetch import fetch_feed
+from bot.ingest.prepare import Prepared, prepare, prepare_in_worker, start_worker
+from bot.ingest.schedule import base_interval, next_poll_at
+from bot.ingest.stored_rules import stored_matcher, stored_rules
 from bot.logs import context
 from bot.match import Matcher
-from bot.notify import plan_alerts
-from bot.prepare import Prepared, prepare, prepare_in_worker, start_worker
-from bot.rules import stored_matcher, stored_rules
-from bot.schedule import base_interval, next_poll_at
 from bot.text import DEFAULT, describe, failure
 from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match
 from store import deliveries, feeds, items, stories, subscribers, topics
@@ -203,7 +203,7 @@ async def ingest(
     error = result.error
     if error is None and not result.not_modified:
         # Parsing and matching are pure Python and slow on big feeds: off the event loop,
-        # in a worker process when the poll has a pool (see bot/prepare.py).
+        # in a worker process when the poll has a pool (see bot/ingest/prepare.py).
         if pool is not None:
             prepared = await asyncio.get_running_loop().run_in_executor(
                 pool,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.render import (
+from bot.deliver.render import (
     escape,
     format_date,
     safe_href,

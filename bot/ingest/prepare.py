@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot.dedupe import Fingerprint, fingerprint
 from bot.errors import ParseError
+from bot.ingest.dedupe import Fingerprint, fingerprint
+from bot.ingest.normalize import normalize_entry
+from bot.ingest.parse import parse_feed
 from bot.match import Lexicon, Matcher, compile_rules
-from bot.normalize import normalize_entry
-from bot.parse import parse_feed
 from bot.types import Item, Match, MatchInput, ParsedFeed, TopicRule
 
 

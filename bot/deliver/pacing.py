@@ -7,7 +7,7 @@ per second overall. ``Pacer.delay`` is the pure decision (how long until this ch
 get its next message); ``Pacer.wait`` sleeps that long and books the slot;
 ``Pacer.send`` waits, sends, and retries in place what Telegram asks to retry: the
 one function through which alerts, edits, digest parts and command replies reach a chat
-(``bot.send_policy.retry_delay`` decides how long, from a ``Retries`` row). ``now`` and
+(``bot.deliver.send_policy.retry_delay`` decides how long, from a ``Retries`` row). ``now`` and
 ``sleep`` are injected: tests pass a clock that ``sleep`` moves, and never wait.
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from bot.deliver.send_policy import REPLIES, Retries, retry_delay
 from bot.errors import RetryLater
-from bot.send_policy import REPLIES, Retries, retry_delay
 
 T = TypeVar("T")
 

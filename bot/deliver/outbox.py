@@ -8,8 +8,8 @@ Chats are served concurrently, each chat's alerts in order, all through the ``Pa
 
 Quiet hours are decided before the lease (a lease counts an attempt): the alerts due
 for a subscriber in their quiet hours are put back, uncounted, until the hours end.
-Alerts, their edits and digest parts (``bot.daily``) share one send policy: ``send``
-waits out short 429s in place (``Pacer.send`` with ``bot.send_policy.QUEUED``), and
+Alerts, their edits and digest parts (``bot.deliver.digest_job``) share one send policy: ``send``
+waits out short 429s in place (``Pacer.send`` with ``bot.deliver.send_policy.QUEUED``), and
 what still fails is ``after_failure``'s decision, carried out the same way for all:
 ``RetryAt`` back to the queue, ``Blocked`` by ``blocked`` (the subscriber deactivated,
 their queued alerts and digests dropped), ``Refused`` given up with its reason.
@@ -27,12 +27,12 @@ from datetime import timedelta
 from functools import partial
 from typing import TypeVar
 
+from bot.deliver.plan import clock_time, quiet_until
+from bot.deliver.render import render_alert
+from bot.deliver.send_policy import QUEUED, Blocked, Refused, RetryAt, after_failure
 from bot.deps import Deps
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
 from bot.logs import context
-from bot.notify import clock_time, quiet_until
-from bot.render import render_alert
-from bot.send_policy import QUEUED, Blocked, Refused, RetryAt, after_failure
 from bot.types import Alert, SendReceipt
 from store import deliveries, digests, subscribers
 from store.db import transaction

@@ -4,7 +4,7 @@ feedparser drives pure-Python handlers for every SAX event and costs more per it
 everything mcwatch does after it (match, story, store, queue). Most feeds mcwatch reads
 are plain RSS 2.0 (WordPress, Google News, agency wires): expat's C tree builder reads
 them some 70 times faster, the whole parse here about 6 times. ``parse_rss`` reads those
-and gives *exactly* the ``ParsedFeed`` that ``bot.parse.feedparser_backend`` gives for the
+and gives *exactly* the ``ParsedFeed`` that ``bot.ingest.parse.feedparser_backend`` gives for the
 same bytes (tests/test_parse_fast.py checks it on written and generated feeds). Anything it is not
 sure of — another format, malformed XML, an undeclared entity, an element feedparser
 would map onto a field mcwatch reads, a duplicate, ``xml:base`` or ``xml:lang`` —
@@ -12,7 +12,7 @@ returns None, and feedparser reads the feed as before. Being fast never changes 
 
 To stay identical it reuses feedparser's own pieces: its namespace table, date parser,
 URI join and Windows-1252 table (feedparser is pinned below 7 in pyproject), and cleans
-fields with ``bot.parse.fields`` as the feedparser backend does.
+fields with ``bot.ingest.parse.fields`` as the feedparser backend does.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from feedparser.encodings import RE_XML_PI_ENCODING
 from feedparser.mixin import _cp1252, _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
-from bot.parse.fields import (
+from bot.ingest.parse.fields import (
     clean_text,
     from_struct_time,
     language_code,
@@ -91,7 +91,7 @@ class _Unsure(Exception):
 def parse_rss(body: bytes, *, url: str = "") -> ParsedFeed | None:
     """Well-formed RSS 2.0 → ParsedFeed, as feedparser would give it; else None.
 
-    ``body`` must already be neutralised (``bot.parse.guard.neutralise``: no DOCTYPE).
+    ``body`` must already be neutralised (``bot.ingest.parse.guard.neutralise``: no DOCTYPE).
     """
     declared = _DECLARATION.match(body)
     if _feedparser_encoding(body) != (declared.group(1) if declared else None):

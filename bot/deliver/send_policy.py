@@ -1,7 +1,7 @@
 """What to do after Telegram refused a message. Pure: errors and counts in, intents out.
 
 One policy for everything mcwatch puts in a chat. ``retry_delay`` decides whether a
-send is tried again in place, and after how long (``bot.pacing.Pacer.send`` waits and
+send is tried again in place, and after how long (``bot.deliver.pacing.Pacer.send`` waits and
 retries); ``after_failure`` decides what becomes of an alert, an edit or a digest part
 that still failed: tried again at a time, its chat blocked the bot, or refused for
 good. Both take their waits from ``wait_after``, the one backoff formula, and their

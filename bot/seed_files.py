@@ -18,8 +18,8 @@ import yaml
 from sqlalchemy import Engine
 
 from bot.clock import Clock
-from bot.discover import feed_url_problem
 from bot.errors import LexiconError, SeedError, TopicsDocumentError
+from bot.ingest.discover import feed_url_problem
 from bot.match import load_topics_document
 from bot.resources import data_path
 from store.db import transaction
@@ -126,7 +126,7 @@ def parse_feeds_document(data: dict[str, Any], origin: str = "feeds") -> list[Ne
 
 def with_gazetteer(document: dict[str, Any], seeds_dir: Path) -> dict[str, Any]:
     """The topics document with the Malian towns of ``gazetteer.yaml`` (generated from
-    GeoNames, see ``bot.gazetteer``) added to its entity table, when the file is there."""
+    GeoNames, see ``bot.ingest.gazetteer``) added to its entity table, when the file is there."""
     path = seeds_dir / "gazetteer.yaml"
     if not path.exists():
         return document

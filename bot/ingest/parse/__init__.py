@@ -24,8 +24,8 @@ A new format is one more module with a ``claims(body, media_type)`` test and a
 from __future__ import annotations
 
 from bot.errors import NotJson, ParseError
-from bot.parse import feedparser_backend, jsonfeed, rss_fast
-from bot.parse.guard import neutralise
+from bot.ingest.parse import feedparser_backend, jsonfeed, rss_fast
+from bot.ingest.parse.guard import neutralise
 from bot.types import ParsedFeed
 
 __all__ = ["neutralise", "parse_feed"]

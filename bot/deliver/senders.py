@@ -3,7 +3,7 @@
 ``Sender`` is what the outbox, the digest and the CLI send through; ``ConsoleSender``
 prints when no token is configured (console mode), and imports no python-telegram-bot.
 ``bot.telegram.sender.TelegramSender`` is the other one: it turns python-telegram-bot's
-errors into mcwatch's delivery errors (``bot.errors``), which ``bot.send_policy``
+errors into mcwatch's delivery errors (``bot.errors``), which ``bot.deliver.send_policy``
 decides about.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Protocol, TextIO
 
-from bot.render import html_to_console
+from bot.deliver.render import html_to_console
 from bot.types import SendReceipt
 
 
@@ -29,7 +29,7 @@ class Sender(Protocol):
 class ConsoleSender:
     """Console mode: print each message, framed, to ``stream``."""
 
-    shows_images = False  # a digest's trend comes as a line of text (bot.daily)
+    shows_images = False  # a digest's trend comes as a line of text (bot.deliver.digest_job)
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
 from bot.errors import ParseError
-from bot.parse import neutralise
+from bot.ingest.parse import neutralise
 
 LANGUAGES = ("fr", "en")
 NAMESPACE = "https://github.com/mcwatch/mcwatch/opml"

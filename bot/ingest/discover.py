@@ -22,7 +22,7 @@ SCHEMES = ("http", "https")
 # RFC 9110 §4.1 asks senders and recipients to support URIs of at least 8,000 octets;
 # longer ones are refused by many servers, and no feed URL needs them.
 MAX_URL_LENGTH = 8000
-# The media types of the feeds bot.parse reads. Plain application/json is left out:
+# The media types of the feeds bot.ingest.parse reads. Plain application/json is left out:
 # WordPress announces its REST API with rel="alternate" type="application/json".
 FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}

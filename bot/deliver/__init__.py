@@ -1,0 +1,1 @@
+"""The delivery side: plan → queue → render → pace → send, alerts and digests."""

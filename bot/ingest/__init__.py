@@ -1,0 +1,1 @@
+"""The pipeline's stages: fetch → parse → normalise → match → group → store."""

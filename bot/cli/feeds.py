@@ -245,25 +245,23 @@ def remove(feed_id: FeedId) -> None:
 @app.command("enable")
 def enable(feed_id: FeedId) -> None:
     """Resume polling a feed (due at once)."""
-    from store import feeds as store_feeds
-    from store.db import transaction
-
-    runtime = Runtime.load()
-    with transaction(runtime.engine) as session:
-        feed = store_feeds.set_feed_enabled(session, feed_id, True, runtime.clock.now())
-    typer.echo(f"enabled feed {feed_id}: {feed.name}")
+    _set_enabled(feed_id, True)
 
 
 @app.command("disable")
 def disable(feed_id: FeedId) -> None:
     """Stop polling a feed but keep it and its history."""
+    _set_enabled(feed_id, False)
+
+
+def _set_enabled(feed_id: int, enabled: bool) -> None:
     from store import feeds as store_feeds
     from store.db import transaction
 
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:
-        feed = store_feeds.set_feed_enabled(session, feed_id, False, runtime.clock.now())
-    typer.echo(f"disabled feed {feed_id}: {feed.name}")
+        feed = store_feeds.set_feed_enabled(session, feed_id, enabled, runtime.clock.now())
+    typer.echo(f"{'enabled' if enabled else 'disabled'} feed {feed_id}: {feed.name}")
 
 
 def feed_status(feed: Feed) -> str:

@@ -45,7 +45,24 @@ class FetchError(FeedError):
 
 
 class ParseError(FeedError):
-    """The body is not a feed mcwatch can read."""
+    """The body is not a feed mcwatch can read.
+
+    A parser raises it with a catalogue ``key`` and its ``fields`` (``bot/locales``), so
+    that /health says why in the admin's language; ``str()`` is the English sentence.
+    Raised with a sentence instead (the CLI's own files), the key is ``parse_failed``
+    with that sentence as its detail."""
+
+    def __init__(self, message: str = "", *, key: str = "", **fields: str | int) -> None:
+        self.key = key or "parse_failed"
+        self.fields: dict[str, str | int] = fields if key else {"detail": message}
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if self.args and self.args[0]:
+            return str(self.args[0])
+        from bot.text import t  # the catalogue imports nothing of this module's users
+
+        return t("en", self.key, **self.fields)
 
 
 class BodyTooLarge(FetchError):

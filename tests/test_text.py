@@ -11,6 +11,7 @@ import re
 import shutil
 import string
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -454,3 +455,33 @@ def test_a_new_language_is_one_file_and_answers_every_command(
     assert all(c["description"].startswith(MARK) for c in menus["xx"])
     assert bot.said(CHAT, "/lang fr", language_code="xx") == f"Langue{NB}: français."
     assert bot.botapi.rejected == []
+
+
+@pytest.mark.parametrize(
+    ("body", "english", "french"),
+    [
+        (b"<!DOCTYPE html><html><body>x</body></html>", "an HTML page, not a feed",
+         "une page HTML, pas un flux"),
+        (b'{"version": "https://jsonfeed.org/version/2", "items": []}',
+         "JSON Feed https://jsonfeed.org/version/2 is not supported (1 and 1.1 are)",
+         "JSON Feed https://jsonfeed.org/version/2 n'est pas pris en charge (1 et 1.1 le sont)"),
+        (b'<?xml version="1.0"?>\n<notfeed><a></b></notfeed>',
+         "not a feed (XML error at line 2: mismatched tag)",
+         "pas un flux (erreur XML ligne 2\u00a0: mismatched tag)"),
+    ],
+)
+def test_a_parse_failure_is_stored_as_a_key_and_read_in_each_language(
+    body: bytes, english: str, french: str
+) -> None:
+    """A feed that is not one is stored as the failure's key and arguments (not an English
+    sentence): /health reads it to a French admin in French."""
+    from bot.ingest.prepare import prepare
+    from bot.match import compile_rules
+    from bot.match.lexicon import Lexicon
+    from bot.types import TopicRule
+
+    matcher = compile_rules([TopicRule("x", "chine", "x")], Lexicon(aliases={}))
+    prepared = prepare(body, "https://example.org/feed", None, datetime.now(UTC), matcher)
+    assert prepared.error is not None and prepared.error.startswith('{"key":"parse_')
+    assert describe(prepared.error, "en").startswith(english)
+    assert describe(prepared.error, "fr").startswith(french)

@@ -219,8 +219,7 @@ async def ingest(
                 prepare, result.body, result.url, feed.language, now, matcher, result.content_type
             )
         if prepared.error is not None:
-            # ParseError speaks English only: its sentence travels as an argument.
-            error = failure("parse_failed", detail=prepared.error)
+            error = prepared.error  # a failure's key and arguments (bot.errors.ParseError)
     async with store_lock or asyncio.Lock():
         try:
             outcome = await asyncio.to_thread(

@@ -24,6 +24,7 @@ from bot.ingest.dedupe import Fingerprint, fingerprint
 from bot.ingest.normalize import normalize_entry
 from bot.ingest.parse import parse_feed
 from bot.match import Lexicon, Matcher, compile_rules
+from bot.text import failure
 from bot.types import Item, Match, MatchInput, ParsedFeed, TopicRule
 
 
@@ -32,7 +33,7 @@ class Prepared:
     """One feed's items and their matches (``feed`` keeps the feed's metadata and
     scheduling hints; its raw entries are dropped once normalised)."""
 
-    error: str | None
+    error: str | None  # a bot.text.failure: why the body is not a feed
     feed: ParsedFeed | None
     entries: int
     items: tuple[Item, ...]
@@ -54,7 +55,7 @@ def prepare(
     try:
         parsed = parse_feed(body, url=url, content_type=content_type)
     except ParseError as exc:
-        return Prepared(str(exc), None, 0, (), ())
+        return Prepared(failure(exc.key, **exc.fields), None, 0, (), ())
     unique: dict[str, Item] = {}
     for raw in parsed.entries:
         item = normalize_entry(raw, now=now, feed_language=feed_language or parsed.language)

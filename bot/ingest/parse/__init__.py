@@ -38,7 +38,7 @@ def parse_feed(body: bytes, *, url: str = "", content_type: str | None = None) -
     ``content_type`` the server's Content-Type header, if any (``FetchResult``'s).
     """
     if not body.strip():
-        raise ParseError("empty body")
+        raise ParseError(key="parse_empty")
     if not jsonfeed.claims(body, media_type(content_type)):
         return _parse_xml(body, url)
     try:

@@ -28,7 +28,7 @@ from bot.types import ParsedFeed, RawEntry
 def parse_with_feedparser(body: bytes, *, url: str = "") -> ParsedFeed:
     """``bot.ingest.parse.parse_feed`` for XML, without the fast path (the reference)."""
     if not body.strip():
-        raise ParseError("empty body")
+        raise ParseError(key="parse_empty")
     return parse_neutralised(neutralise(body), original=body, url=url)
 
 
@@ -51,15 +51,15 @@ def parse_neutralised(safe: bytes, *, original: bytes, url: str) -> ParsedFeed:
     except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
         # feedparser's own failures on hostile bytes: the world's, not ours. One feed's
         # health record, never an exception that ends the poll of every other feed.
-        raise ParseError(f"not a feed (the parser failed: {type(exc).__name__})") from exc
+        raise ParseError(key="parse_parser_failed", kind=type(exc).__name__) from exc
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     if not version and not entries:
         reason = parsed.get("bozo_exception")
         looks_html = original.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))
         if looks_html:
-            raise ParseError("an HTML page, not a feed")
-        raise ParseError(f"not a feed ({_describe(reason)})" if reason else "not a feed")
+            raise ParseError(key="parse_html_page")
+        raise _not_a_feed(reason)
     feed = parsed.get("feed", {})
     return ParsedFeed(
         title=clean_text(feed.get("title")),
@@ -73,14 +73,17 @@ def parse_neutralised(safe: bytes, *, original: bytes, url: str) -> ParsedFeed:
     )
 
 
-def _describe(exc: Exception) -> str:
+def _not_a_feed(reason: Exception | None) -> ParseError:
     """feedparser's reason in a reader's words: expat says '<unknown>:2:0: not
-    well-formed (invalid token)'; we say 'XML error at line 2: not well-formed …'."""
-    line = getattr(exc, "getLineNumber", None)
-    message = getattr(exc, "getMessage", None)
+    well-formed (invalid token)'; we say 'not a feed (XML error at line 2: not
+    well-formed …)'."""
+    if reason is None:
+        return ParseError(key="parse_not_feed")
+    line = getattr(reason, "getLineNumber", None)
+    message = getattr(reason, "getMessage", None)
     if callable(line) and callable(message):
-        return f"XML error at line {line()}: {message()}"
-    return str(exc)
+        return ParseError(key="parse_xml_error", line=int(line()), problem=str(message()))
+    return ParseError(key="parse_not_feed_because", reason=str(reason))
 
 
 def _entry(entry: Any, feed: Any) -> RawEntry:

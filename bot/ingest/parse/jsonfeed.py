@@ -59,18 +59,18 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
     is JSON but not a JSON Feed of a version mcwatch reads."""
     document = _load(body)
     if not isinstance(document, dict):
-        raise ParseError("not a feed (JSON, but not a JSON Feed)")
+        raise ParseError(key="parse_json_not_feed")
     version = document.get("version")
     found = _VERSION.fullmatch(version.strip()) if isinstance(version, str) else None
     if found is None:
-        raise ParseError("not a feed (JSON without a JSON Feed version)")
+        raise ParseError(key="parse_json_no_version")
     if found.group(1) != "1":
-        raise ParseError(f"JSON Feed {clean_text(version)[:100]} is not supported (1 and 1.1 are)")
+        raise ParseError(key="parse_json_unsupported", version=clean_text(version)[:100])
     items = document.get("items")
     if items is None:  # required by the spec; a feed without it has no items yet
         items = []
     if not isinstance(items, list):
-        raise ParseError("not a feed (a JSON Feed whose items are not a list)")
+        raise ParseError(key="parse_json_items")
     # Where the feed was fetched, else where it says it lives: relative URLs resolve there.
     base = url or clean_text(_string(document.get("feed_url")))
     base = base or clean_text(_string(document.get("home_page_url")))
@@ -96,12 +96,12 @@ def _load(body: bytes) -> object:
             return json.loads(body.decode("utf-8-sig", errors="replace"))
     except json.JSONDecodeError as exc:
         raise NotJson(
-            f"not a feed (JSON error at line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            key="parse_json_error", line=exc.lineno, column=exc.colno, problem=exc.msg
         ) from exc
     except RecursionError as exc:  # [[[[… a few thousand deep
-        raise NotJson("not a feed (JSON nested too deeply)") from exc
+        raise NotJson(key="parse_json_nested") from exc
     except ValueError as exc:  # a number beyond Python's 4,300 digits for int()
-        raise NotJson(f"not a feed (the JSON parser failed: {type(exc).__name__})") from exc
+        raise NotJson(key="parse_json_failed", kind=type(exc).__name__) from exc
 
 
 def _entry(

@@ -431,8 +431,12 @@ def test_latest_search_and_digest_show_stored_stories(bot: Conversation) -> None
     assert "Machines agricoles" in bot.said(CHAT, "/search machine*")
     assert "Barrage de Kénié" not in bot.said(CHAT, "/search barrage -prêt")
     assert "Aucun article" in bot.said(CHAT, "/search hine")
+    refused = bot.said(CHAT, "/search chine^2")  # the parser's hint is English: the column
+    assert "erreur à la colonne 6" in refused and "boosts" not in refused
+    bot.say(CHAT, "/lang en")
     refused = bot.said(CHAT, "/search chine^2")
     assert "boosts" in refused and "column 6" in refused
+    bot.say(CHAT, "/lang fr")
 
     bot.clock.advance(minutes=5)  # a digest covers [last one, now)
     replies = bot.say(CHAT, "/digest")

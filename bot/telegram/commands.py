@@ -35,7 +35,7 @@ from bot.ingest.stored_rules import search as rules_search
 from bot.logs import context as log_context
 from bot.telegram.keyboards import STOP_PREFIX, TOGGLE_PREFIX, stop_keyboard, topics_keyboard
 from bot.telegram.sender import telegram_errors
-from bot.text import language_for, language_name, languages, t
+from bot.text import DEFAULT, language_for, language_name, languages, t
 from bot.timeparse import UnparsableTime, format_hhmm, parse_hhmm, parse_quiet, parse_zone
 from bot.types import Preferences
 from store import items, subscribers, topics
@@ -611,7 +611,11 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             matched_only=True,
         )
     except RuleSyntaxError as exc:
-        await reply(update, context, t(language, "search_bad_rule", error=html.escape(str(exc))))
+        # The parser's hint is English (bot.match); other readers get the column in words.
+        detail = str(exc)
+        if language != DEFAULT:
+            detail = t(language, "rule_error_at", column=exc.column)
+        await reply(update, context, t(language, "search_bad_rule", error=html.escape(detail)))
         return
     if not hits:
         await reply(update, context, t(language, "search_empty", words=shown))

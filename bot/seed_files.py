@@ -63,9 +63,24 @@ def read_yaml_document(path: Path) -> Any:
     except OSError as exc:
         raise SeedError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
+        if "*" in text and _has_alias(text):
+            raise SeedError(
+                f"{path}: YAML aliases (*name) are not supported: write the values out"
+            )
         return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader, see _LOADER)
     except yaml.YAMLError as exc:
         raise SeedError(f"{path}: not valid YAML{_where(exc)}") from None
+
+
+def _has_alias(text: str) -> bool:
+    """Whether the document refers to an anchor (``*name``). Refused: aliases are how a
+    "billion laughs" file of a few hundred bytes becomes gigabytes once walked, and no
+    topics or feeds file needs them. Found by the parser's events (libyaml's, fast), not
+    by a pattern: a ``*`` in a rule (``coopér*``) is text, not an alias."""
+    return any(
+        isinstance(event, yaml.AliasEvent)
+        for event in yaml.parse(text, Loader=_LOADER)  # events only: nothing is built
+    )
 
 
 def _where(exc: yaml.YAMLError) -> str:

@@ -404,6 +404,20 @@ def test_a_bad_topics_file_is_one_line_naming_it(
     assert result.stderr == f"mcwatch: error: {path}: {message}\n"
 
 
+def test_a_yaml_alias_bomb_is_refused_before_it_is_built(env: Path) -> None:
+    """Nine levels of nine aliases: 9**9 strings once walked (the issue saw 3 GB and a
+    MemoryError). A file with an alias is refused in one line; a rule's '*' is not one."""
+    levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, 9):
+        levels.append(f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]")
+    (env / "bomb.yaml").write_text("\n".join([*levels, "topics: *a8", ""]), encoding="utf-8")
+    result = CliRunner().invoke(app, ["topics", "import", "bomb.yaml"])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "mcwatch: error: bomb.yaml: YAML aliases (*name) are not supported: write the values out\n"
+    )
+
+
 def test_a_utf_8_file_with_a_byte_order_mark_is_read(env: Path) -> None:
     document = yaml.safe_dump(
         {

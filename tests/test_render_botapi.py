@@ -141,8 +141,13 @@ def test_hostile_search_words_are_echoed_literally(bot: Conversation) -> None:
     assert f"Résultats pour «{NBSP}pékin bamako{NBSP}»" in found
     assert "Pékin & Bamako <signent>" in found
     assert f"Aucun article trouvé pour «{NBSP}<script>{NBSP}»" in bot.said(FR, "/search <script>")
-    # A refused search echoes its error, escaped too: '&' is not an operator here.
+    # A refused search says where, in French; to an English reader it echoes the parser's
+    # hint, escaped too: '&' is not an operator here.
     refused = bot.said(FR, "/search pékin <signent> &")
+    assert bot.botapi.rejected == []
+    assert "erreur à la colonne 17" in refused
+    bot.register(EN, language="en")
+    refused = bot.said(EN, "/search pékin <signent> &")
     assert bot.botapi.rejected == []
     assert "'&' is not an operator here: write AND" in refused
 

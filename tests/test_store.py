@@ -36,6 +36,22 @@ def test_migrations_produce_exactly_the_models(engine: Engine) -> None:
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
+def test_a_storys_deliveries_are_found_through_an_index(engine: Engine) -> None:
+    """flag_edits reads a story's deliveries inside the poll's write transaction: the
+    query plan must use ix_deliveries_story_id, not read the table (issue 14)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            plan = connection.execute(
+                text("EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE story_id = 1")
+            ).all()
+            assert any("ix_deliveries_story_id" in str(row[-1]) for row in plan), plan
+        else:
+            names = connection.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'deliveries'")
+            ).scalars()
+            assert "ix_deliveries_story_id" in set(names)
+
+
 def test_upgrade_twice_is_harmless(engine: Engine) -> None:
     before, after = upgrade(engine)
     assert before == after == head_revision(engine)

@@ -18,16 +18,11 @@ from store.models import Digest, Item, ItemTopic, Subscriber, Subscription, Topi
 from store.subscribers import id_chunks, preferences_of
 
 
-def digest_readers(
-    session: Session, defaults: PreferenceDefaults, *, chat_id: int | None = None
-) -> list[DigestReader]:
-    """Active, unpaused subscribers in digest or both mode (or the one chat asked for),
-    with their preferences and the local date of their last daily digest."""
+def digest_readers(session: Session, defaults: PreferenceDefaults) -> list[DigestReader]:
+    """Active, unpaused subscribers in digest or both mode, with their preferences and
+    the local date of their last daily digest."""
     query = select(Subscriber).where(col(Subscriber.active), col(Subscriber.paused).is_(False))
-    if chat_id is not None:
-        query = select(Subscriber).where(Subscriber.chat_id == chat_id)
-    else:
-        query = query.where(col(Subscriber.mode).in_(("digest", "both")))
+    query = query.where(col(Subscriber.mode).in_(("digest", "both")))
     rows = list(session.exec(query.order_by(col(Subscriber.id))))
     last_dates: dict[int, str] = {}
     for ids in id_chunks(rows):
@@ -42,6 +37,20 @@ def digest_readers(
         DigestReader(preferences, row.last_digest_at, last_dates.get(preferences.subscriber_id))
         for row, preferences in zip(rows, preferences_of(session, rows, defaults), strict=True)
     ]
+
+
+def last_digest_end(session: Session, subscriber_id: int) -> datetime | None:
+    """The end of the period the subscriber's last sent digest covered (what a digest
+    now starts from), read from the digests, not the subscriber: the caller has the
+    subscriber's preferences already (one read of the subscriber per update)."""
+    end = session.exec(
+        select(func.max(Digest.period_end)).where(
+            Digest.subscriber_id == subscriber_id, Digest.status == "sent"
+        )
+    ).one()
+    if isinstance(end, datetime) and end.tzinfo is None:  # SQLite hands back naive UTC
+        end = end.replace(tzinfo=UTC)
+    return end if isinstance(end, datetime) else None
 
 
 def queue_digest(

@@ -37,14 +37,16 @@ def digest(
 async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
     from bot.deliver.digest import due_digests
     from bot.deliver.digest_job import digest_now, digest_tick, plan_period, send_plan
-    from store import digests
+    from store import digests, subscribers
     from store.db import transaction
 
     async with connected(runtime) as (deps, _):
         if chat is not None:
-            plan = digest_now(deps, chat)
-            if plan is None:
+            with transaction(deps.engine) as session:
+                prefs = subscribers.preferences(session, chat, deps.settings)
+            if prefs is None:
                 raise fail(f"no subscriber with chat id {chat}")
+            plan = digest_now(deps, prefs)
             if send:
                 await send_plan(deps, plan)
                 typer.echo(f"sent a digest of {plan.stories} stories to chat {chat}", err=True)

@@ -18,13 +18,21 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.deliver.charts import trend_png, trend_text
-from bot.deliver.digest import DigestPeriod, build_digest, digest_period, due_digests, render_digest
+from bot.deliver.digest import (
+    DigestPeriod,
+    DigestReader,
+    build_digest,
+    digest_period,
+    due_digests,
+    render_digest,
+)
 from bot.deliver.outbox import blocked, send
 from bot.deliver.send_policy import Blocked, Refused, RetryAt, after_failure
 from bot.deps import Deps
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
 from bot.logs import context
 from bot.text import t
+from bot.types import Preferences
 from store import digests, topics
 from store.db import transaction
 
@@ -179,14 +187,13 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
     return sent
 
 
-def digest_now(deps: Deps, chat_id: int) -> DigestPlan | None:
+def digest_now(deps: Deps, prefs: Preferences) -> DigestPlan:
     """One subscriber's digest now (``/digest``, ``mcwatch digest --chat``): everything
-    since their last daily digest, or the last day. Not recorded as the daily one."""
+    since their last daily digest, or the last day. Not recorded as the daily one.
+    ``prefs``: the subscriber as the caller read it (not read again here)."""
     with transaction(deps.engine) as session:
-        readers = digests.digest_readers(session, deps.settings, chat_id=chat_id)
-    if not readers:
-        return None
-    return plan_period(deps, digest_period(readers[0], deps.clock.now()))
+        last = digests.last_digest_end(session, prefs.subscriber_id)
+    return plan_period(deps, digest_period(DigestReader(prefs, last, None), deps.clock.now()))
 
 
 def plan_period(deps: Deps, period: DigestPeriod) -> DigestPlan:

@@ -634,9 +634,7 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     deps, prefs, language = found
     # Drawing the chart takes a few hundred ms of CPU: keep the bot answering meanwhile.
-    plan = await asyncio.to_thread(digest_now, deps, prefs.chat_id)
-    if plan is None:
-        return
+    plan = await asyncio.to_thread(digest_now, deps, prefs)
     for message in plan.messages:
         await reply(update, context, message)
     if plan.chart is not None:

@@ -784,3 +784,31 @@ def test_every_reader_is_read_with_their_topics_and_last_digest(engine: Engine) 
     assert [r.preferences.chat_id for r in readers if r.last_local_date == "2026-02-22"] == list(
         range(100, 1202, 100)
     )
+
+
+def test_a_digest_now_covers_what_came_since_the_last_daily_one(engine: Engine) -> None:
+    """/digest and `digest --chat`: from the end of the last sent daily digest (read from
+    the digests, the caller's preferences not read again), else the last day."""
+    from bot.deliver.digest_job import digest_now
+
+    clock = FixedClock(utc(2, 23, 7, 31))
+    digest_reader(engine, clock)
+    matched_item(engine, 1, utc(2, 22, 18))
+
+    def now() -> DigestPlan:
+        async def go() -> DigestPlan:
+            async with deps_for(engine, clock, RecordingSender()) as deps:
+                with transaction(engine) as session:
+                    prefs = subscribers.preferences(session, 20, deps.settings)
+                assert prefs is not None
+                return digest_now(deps, prefs)
+
+        return asyncio.run(go())
+
+    assert now().stories == 1  # no daily digest yet: the last day
+    [daily] = tick(engine, clock, RecordingSender())
+    assert daily.stories == 1
+    clock.current = utc(2, 23, 12)
+    assert now().stories == 0  # nothing since the daily one
+    matched_item(engine, 2, utc(2, 23, 11))
+    assert now().stories == 1

@@ -81,10 +81,10 @@ def read_store(engine: Engine, now: datetime) -> StoreSnapshot:
     newest: datetime | None = None
     with transaction(engine) as session:
         for feed in feeds.list_feeds(session):
-            if not feed.enabled:
-                counts["disabled"] += 1
+            status = feeds.feed_status(feed)
+            counts["ok" if status == "new" else status] += 1  # never polled: not failing
+            if status == "disabled":
                 continue
-            counts["failing" if feed.failures else "ok"] += 1
             if feed.last_ok is not None and (newest is None or feed.last_ok > newest):
                 newest = feed.last_ok
         depth = deliveries.queue_depth(session)

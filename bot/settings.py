@@ -24,7 +24,6 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from bot.errors import SettingsError, UnparsableTime
-from bot.ingest.schedule import MIN_INTERVAL_SECONDS
 from bot.timeparse import parse_hhmm, parse_zone
 
 PREFIX = "MCWATCH_"
@@ -249,6 +248,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     if (v := get("ADMIN_IDS")) is not None:
         values["admin_ids"] = _parse_admin_ids(v, "MCWATCH_ADMIN_IDS")
     if (v := get("POLL_INTERVAL")) is not None:
+        from bot.ingest.schedule import MIN_INTERVAL_SECONDS  # only when the setting is set
+
         values["poll_interval"] = _parse_int(
             v, "MCWATCH_POLL_INTERVAL", minimum=MIN_INTERVAL_SECONDS, why=POLITE
         )

@@ -12,10 +12,6 @@ from datetime import datetime, time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-# Row ids are INTEGER columns: 32 bits on PostgreSQL (SQLite takes 64). A number beyond
-# names no row, and is refused before it reaches a driver that would raise on it.
-MAX_ROW_ID = 2**31 - 1
-
 
 @dataclass(frozen=True, slots=True)
 class FeedRef:

@@ -10,7 +10,8 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from bot.errors import StoreError
-from bot.types import MAX_ROW_ID, FeedRef
+from bot.ids import MAX_ROW_ID
+from bot.types import FeedRef
 from store.models import Feed
 
 # Feed ids are an SQL INTEGER (store/migrations 0001): 32 bits on PostgreSQL, which
@@ -23,6 +24,15 @@ class NewFeed:
     language: str | None = None
     interval: int | None = None
     enabled: bool = True
+
+
+def feed_status(feed: Feed) -> str:
+    """ok | failing | disabled | new (never polled): `feeds health`, /metrics, /healthz."""
+    if not feed.enabled:
+        return "disabled"
+    if feed.failures:
+        return "failing"
+    return "ok" if feed.last_ok else "new"
 
 
 def list_feeds(session: Session) -> list[Feed]:

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import MAX_CHAT_ID, fail
+from bot.cli.output import fail
 from bot.cli.run import connected
 from bot.cli.runtime import Runtime
+from bot.ids import MAX_CHAT_ID
 
 if TYPE_CHECKING:
     from bot.deliver.digest_job import DigestPlan

@@ -86,7 +86,7 @@ def _check_interval(seconds: int | None) -> int | None:
 
 def _check_feed_id(feed_id: int) -> int:
     """A feed id the database can hold (1 to ``MAX_ROW_ID``), else a usage error."""
-    from bot.types import MAX_ROW_ID
+    from bot.ids import MAX_ROW_ID
 
     if not 1 <= feed_id <= MAX_ROW_ID:
         raise typer.BadParameter(
@@ -264,13 +264,8 @@ def _set_enabled(feed_id: int, enabled: bool) -> None:
     typer.echo(f"{'enabled' if enabled else 'disabled'} feed {feed_id}: {feed.name}")
 
 
-def feed_status(feed: Feed) -> str:
-    """ok | failing | disabled | new (never polled)."""
-    if not feed.enabled:
-        return "disabled"
-    if feed.failures:
-        return "failing"
-    return "ok" if feed.last_ok else "new"
+def _health_row(f: Feed, status: str) -> list[object]:
+    return [f.id, f.name, status, f.last_ok, f.failures, f.next_poll_at, _last_error(f)]
 
 
 @app.command("health")
@@ -283,16 +278,13 @@ def health(as_json: JsonOption = False) -> None:
     with transaction(runtime.engine) as session:
         rows = store_feeds.list_feeds(session)
     if as_json:
-        emit_json([{**_feed_json(f), "status": feed_status(f)} for f in rows])
+        emit_json([{**_feed_json(f), "status": store_feeds.feed_status(f)} for f in rows])
         return
     table(
         ["id", "name", "status", "last ok", "failures", "next poll", "last error"],
-        [
-            [f.id, f.name, feed_status(f), f.last_ok, f.failures, f.next_poll_at, _last_error(f)]
-            for f in rows
-        ],
+        [_health_row(f, store_feeds.feed_status(f)) for f in rows],
     )
-    failing = sum(1 for f in rows if feed_status(f) == "failing")
+    failing = sum(1 for f in rows if store_feeds.feed_status(f) == "failing")
     typer.echo(f"\n{len(rows)} feeds, {failing} failing", err=True)
 
 

@@ -8,8 +8,7 @@ import typer
 
 from bot.cli.output import emit_json, table
 from bot.cli.runtime import Runtime
-from bot.timeparse import parse_since
-from bot.types import MAX_ROW_ID
+from bot.ids import MAX_ROW_ID
 
 if TYPE_CHECKING:
     from bot.ingest.dedupe import Fingerprint
@@ -28,6 +27,7 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List stored items, newest first."""
+    from bot.timeparse import parse_since
     from store import items as store_items
     from store.db import transaction
     from store.schemas import item_json
@@ -129,6 +129,7 @@ def search(
 ) -> None:
     """Search stored items with the rule language (accent- and case-insensitive)."""
     from bot.ingest.stored_rules import search as search_stored
+    from bot.timeparse import parse_since
     from store.schemas import item_json
 
     runtime = Runtime.load()

@@ -11,10 +11,6 @@ from typing import Any
 
 import typer
 
-# Telegram chat ids are 64-bit (BIGINT columns); row ids are MAX_ROW_ID (bot.types). A
-# larger number is refused as a usage error by the option itself, not by the driver.
-MAX_CHAT_ID = 2**63 - 1
-
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):

@@ -11,7 +11,6 @@ import typer
 from bot.cli.output import emit_json, fail, show_progress, table
 from bot.cli.runtime import Runtime
 from bot.errors import RuleSyntaxError
-from bot.timeparse import parse_since
 
 if TYPE_CHECKING:
     from bot.match import Matcher
@@ -69,6 +68,7 @@ def backtest(
 ) -> None:
     """Run a rule over stored items: counts per day and sample hits (gate included)."""
     from bot.ingest.stored_rules import query_matcher
+    from bot.timeparse import parse_since
     from bot.types import MatchInput
     from store import items as store_items
     from store.db import transaction

@@ -13,7 +13,7 @@ import typer
 
 from bot.cli.output import emit_json, show_progress, table
 from bot.cli.runtime import CONSOLE_CHAT_ID, Runtime
-from bot.types import MAX_ROW_ID
+from bot.ids import MAX_ROW_ID
 
 if TYPE_CHECKING:
     import asyncio

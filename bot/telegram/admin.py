@@ -59,6 +59,9 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+_MARKS = {"ok": "✅", "new": "✅", "failing": "⚠️", "disabled": "⏸"}  # by feed_status
+
+
 async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _refuse(update, context):
         return
@@ -67,7 +70,7 @@ async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     with transaction(deps.engine) as session:
         rows = feeds.list_feeds(session)
     lines = [
-        f"{'✅' if f.enabled and not f.failures else '⚠️' if f.enabled else '⏸'} "
+        f"{_MARKS[feeds.feed_status(f)]} "
         f"<code>{f.id}</code> {html.escape(f.name[:60])} ({f.language or '?'})"
         for f in rows
     ]

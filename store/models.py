@@ -23,6 +23,7 @@ from sqlalchemy import (
     Index,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -126,7 +127,7 @@ class Item(SQLModel, table=True):
     author: str | None = None
     language: str = "other"
     published: datetime | None = _dt(nullable=False, index=True)
-    fetched_at: datetime | None = _dt(nullable=False)
+    fetched_at: datetime | None = _dt(nullable=False, index=True)
     story_id: int | None = Field(
         default=None, sa_column=Column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
     )
@@ -189,6 +190,22 @@ class Delivery(SQLModel, table=True):
         # are read inside a poll's write transaction; the unique key leads with the
         # subscriber and cannot serve them (issue 14: 826 ms a feed at 3 M rows).
         Index("ix_deliveries_story_id", "story_id"),
+        # The outbox's two questions, every 2 s: what is owed (queued or sending), and
+        # which sent alerts await an edit. Partial: a year holds millions of sent rows
+        # and a handful owed (migration 0005).
+        Index(
+            "ix_deliveries_owed",
+            "kind",
+            "next_attempt_at",
+            sqlite_where=text("status IN ('queued', 'sending')"),
+            postgresql_where=text("status IN ('queued', 'sending')"),
+        ),
+        Index(
+            "ix_deliveries_edits",
+            "id",
+            sqlite_where=text("edit_pending"),
+            postgresql_where=text("edit_pending"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -24,7 +24,7 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from bot.errors import SettingsError, UnparsableTime
-from bot.timeparse import parse_hhmm, parse_zone
+from bot.timeparse import parse_duration, parse_hhmm, parse_zone
 
 PREFIX = "MCWATCH_"
 DEFAULT_API_URL = "https://api.telegram.org/bot"
@@ -79,6 +79,9 @@ class Settings:
     # main process fetches and writes. None: one per core (a single core: none); 0: all
     # in the main process.
     workers: int | None = None
+    # How long unmatched items and sent alerts are kept (`mcwatch db vacuum` prunes
+    # older ones, see store/retention.py). None: everything is kept.
+    retention: timedelta | None = None
     # `mcwatch run` serves /metrics (Prometheus) and /healthz on this port; None: off.
     metrics_port: int | None = None
     # Loopback by default: the metrics say how busy the watch is, which is nobody's
@@ -152,6 +155,24 @@ def _parse_api_url(value: str, name: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
     return value
+
+
+MIN_RETENTION = timedelta(days=7)
+
+
+def _parse_retention(value: str, name: str) -> timedelta:
+    """A week at least: a repost joins its story up to 6 days after the first report,
+    and an unmatched item pruned while its feed still lists it is stored again."""
+    try:
+        retention = _parse_time(parse_duration, value, name)
+    except OverflowError:
+        raise SettingsError(f"{name} is too long, got {value!r}") from None
+    if retention < MIN_RETENTION:
+        raise SettingsError(
+            f"{name} must be at least 7d (a repost joins its story up to 6 days later), "
+            f"got {value.strip()!r}"
+        )
+    return retention
 
 
 def _parse_port(value: str, name: str) -> int:
@@ -263,6 +284,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         values["delivery_lease"] = _parse_int(v, "MCWATCH_DELIVERY_LEASE", minimum=1)
     if (v := get("BACKLOG_DAYS")) is not None:
         values["backlog_days"] = _parse_int(v, "MCWATCH_BACKLOG_DAYS", minimum=0)
+    if (v := get("RETENTION")) is not None:
+        values["retention"] = _parse_retention(v, "MCWATCH_RETENTION")
     if (v := get("WORKERS")) is not None:
         values["workers"] = _parse_int(v, "MCWATCH_WORKERS", minimum=0)
     if (v := get("METRICS_PORT")) is not None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from bot.errors import StoreError
@@ -142,6 +142,12 @@ def database_errors(url: str | URL) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise StoreError(describe_database_error(exc, url)) from exc
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database could not do the work (disk full, server gone, locked): not a bug of
+    the request that met it, and not worth recording against a feed's health."""
+    return isinstance(exc, OperationalError)
 
 
 def database_failure(exc: BaseException, url: str | URL) -> str | None:

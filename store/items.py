@@ -7,17 +7,23 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, insert
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from bot.types import Item as ItemRecord
 from bot.types import Match, StoredItem
 from store.models import Item, ItemTopic, Story, Topic
+from store.search import stored_page
 
 # Bulk writes go to the tables (Core), not through the ORM's bulk layer: same SQL, a
 # fraction of the Python per row (bench/ingest_bench.py).
 _STORY = Story.__table__  # type: ignore[attr-defined]
 _ITEM = Item.__table__  # type: ignore[attr-defined]
 _ITEM_TOPIC = ItemTopic.__table__  # type: ignore[attr-defined]
+# Listings never read the search index's words (store.search): the biggest column.
+_NO_WORDS = defer(Item.search_text)  # type: ignore[arg-type]
+# ``add_items``'s story for an unmatched item: none. Story ids start at 1.
+NO_STORY = 0
 
 
 def known_identities(session: Session, feed_id: int, identities: Iterable[str]) -> set[str]:
@@ -108,13 +114,15 @@ def add_items(
     records: Sequence[ItemRecord],
     stories: Sequence[int | None],
     now: datetime,
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, int | None]]:
     """Store a feed's new items in a few statements; returns (item id, story id) each.
 
     ``stories[i]`` is an existing story id (> 0), a placeholder (< 0) shared by items of
-    this batch that form a new story together, or None (a story of its own). Bulk Core
-    inserts with ordered RETURNING: ORM objects cost ~0.1 ms each, which at hundreds of
-    items per poll would cost more than parsing the feed.
+    this batch that form a new story together, None (a story of its own), or
+    ``NO_STORY``: an unmatched item, most of a feed, is in no story (issue 14: a row
+    for each cost a table as big as ``items`` that nothing reads). Bulk Core inserts
+    with ordered RETURNING: ORM objects cost ~0.1 ms each, which at hundreds of items
+    per poll would cost more than parsing the feed.
     """
     if not records:
         return []
@@ -131,9 +139,14 @@ def add_items(
         )
     placeholders = dict(zip(needed, fresh_ids[: len(needed)], strict=True))
     spare = iter(fresh_ids[len(needed) :])
-    resolved = [
-        next(spare) if key is None else placeholders[key] if key < 0 else key for key in stories
-    ]
+    resolved: list[int | None] = []
+    for key in stories:
+        if key is None:
+            resolved.append(next(spare))
+        elif key == NO_STORY:
+            resolved.append(None)
+        else:
+            resolved.append(placeholders[key] if key < 0 else key)
     rows = [
         {
             "feed_id": feed_id,
@@ -231,25 +244,11 @@ def list_items(
         )
     elif matched_only:
         query = query.where(col(Item.id).in_(select(ItemTopic.item_id)))
-    rows = list(session.exec(query.limit(limit)))
-    return [_stored(session, row) for row in rows]
+    return stored_page(session, list(session.exec(query.options(_NO_WORDS).limit(limit))))
 
 
 def _stored(session: Session, row: Item) -> StoredItem:
-    assert row.id is not None and row.published is not None
-    slugs, _ = item_terms(session, row.id)
-    return StoredItem(
-        id=row.id,
-        feed_id=row.feed_id,
-        source=row.source,
-        title=row.title,
-        link=row.link,
-        summary=row.summary,
-        published=row.published,
-        language=row.language,
-        topics=slugs,
-        story_id=row.story_id,
-    )
+    return stored_page(session, [row])[0]
 
 
 def get_item(session: Session, item_id: int) -> StoredItem | None:
@@ -262,10 +261,11 @@ def story_members(session: Session, story_id: int) -> list[StoredItem]:
     """The items of one story, first published first."""
     rows = session.exec(
         select(Item)
+        .options(_NO_WORDS)
         .where(Item.story_id == story_id)
         .order_by(col(Item.published), col(Item.id))
     )
-    return [_stored(session, row) for row in rows]
+    return stored_page(session, list(rows))
 
 
 def item_evidence(session: Session, item_id: int) -> list[tuple[str, list[str], str]]:
@@ -322,4 +322,4 @@ def recent_items(
         )
     elif matched_only:
         query = query.where(col(Item.id).in_(select(ItemTopic.item_id)))
-    return [_stored(session, row) for row in session.exec(query.limit(limit))]
+    return stored_page(session, list(session.exec(query.options(_NO_WORDS).limit(limit))))

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +43,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _search_text(context: Any) -> str:
+    """``items.search_text`` of the row being inserted (a column default, so add_item,
+    add_items and the test builders all write it)."""
+    from bot.match.prefilter import search_text
+
+    row = context.get_current_parameters()
+    return search_text(row["title"], row.get("summary") or "")
 
 
 def _dt(*, nullable: bool = True, index: bool = False) -> Any:
@@ -113,7 +123,18 @@ class Story(SQLModel, table=True):
 
 class Item(SQLModel, table=True):
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("feed_id", "identity", name="uq_items_feed_identity"),)
+    __table_args__ = (
+        UniqueConstraint("feed_id", "identity", name="uq_items_feed_identity"),
+        # PostgreSQL searches search_text (a tsvector) through this GIN index. SQLite's
+        # index is the FTS5 table items_search (migration 0006); here the name holds no
+        # row there (WHERE 0), so the two databases keep one model.
+        Index(
+            "ix_items_search_text",
+            "search_text",
+            postgresql_using="gin",
+            sqlite_where=text("0"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     feed_id: int | None = Field(
@@ -130,6 +151,16 @@ class Item(SQLModel, table=True):
     fetched_at: datetime | None = _dt(nullable=False, index=True)
     story_id: int | None = Field(
         default=None, sa_column=Column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    )
+    # The matcher's words of title and summary, for the search index (store/search.py):
+    # filled from the row itself by every SQLAlchemy insert, never written by hand.
+    search_text: str | None = Field(
+        default=None,
+        sa_column=Column(
+            Text().with_variant(TSVECTOR(), "postgresql"),
+            nullable=False,
+            default=_search_text,
+        ),
     )
 
 
@@ -190,6 +221,8 @@ class Delivery(SQLModel, table=True):
         # are read inside a poll's write transaction; the unique key leads with the
         # subscriber and cannot serve them (issue 14: 826 ms a feed at 3 M rows).
         Index("ix_deliveries_story_id", "story_id"),
+        # Deleting an item (retention) looks up its alerts: ON DELETE CASCADE (0007).
+        Index("ix_deliveries_item_id", "item_id"),
         # The outbox's two questions, every 2 s: what is owed (queued or sending), and
         # which sent alerts await an edit. Partial: a year holds millions of sent rows
         # and a handful owed (migration 0005).

@@ -29,10 +29,18 @@ def _item(identity: str, title: str = "Bamako et Pékin signent un accord") -> I
     )
 
 
+def _not_fts5(obj: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
+    """SQLite's search index is the FTS5 table items_search and its shadow tables
+    (migration 0006): created by hand, never a model."""
+    return not (kind == "table" and (name or "").startswith("items_search"))
+
+
 def test_migrations_produce_exactly_the_models(engine: Engine) -> None:
     assert current_revision(engine) == head_revision(engine)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": _not_fts5}
+        )
         assert compare_metadata(context, SQLModel.metadata) == []
 
 

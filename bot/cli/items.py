@@ -135,7 +135,7 @@ def search(
     runtime = Runtime.load()
     try:
         start = parse_since(since, runtime.clock.now())
-        hits = search_stored(runtime.engine, query, since=start, window=100_000, limit=limit)
+        hits = search_stored(runtime.engine, query, since=start, limit=limit)
     except ValueError as exc:  # RuleSyntaxError is a ValueError, with its column
         raise typer.BadParameter(str(exc), param_hint="QUERY") from None
     if as_json:

@@ -1,26 +1,46 @@
 """The stored rules as a matcher: lexicon and topics read from the store, compiled once.
 
 Used by the pipeline (every poll), the CLI (``rules test``, ``feeds check``, …) and the
-bot's ``/search``. Compiling the nine seeded topics takes milliseconds.
+bot's ``/search``. Compiling the nine seeded topics takes milliseconds. Searches and
+backtests read only the candidates of the full-text index (``matching_pages``).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Generator
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bot.match import Lexicon, Matcher, compile_rules, validate_rule
+from bot.match.prefilter import prefilter
 from bot.types import MatchInput, StoredItem, TopicRule
-from store import items, topics
+from store import topics
 from store.db import transaction
+from store.search import FIRST_PAGE, candidates
 
 
 def stored_lexicon(engine: Engine) -> Lexicon:
+    return _parsed_lexicon(_stored_lexicon_text(engine), True)
+
+
+def _stored_lexicon_text(engine: Engine) -> str:
     with transaction(engine) as session:
-        return Lexicon.from_mapping(topics.load_lexicon(session) or {})
+        return topics.get_meta(session, topics.LEXICON_KEY) or "{}"
+
+
+@lru_cache(maxsize=8)
+def _parsed_lexicon(stored: str, gate: bool) -> Lexicon:
+    """Parsing the seeded lexicon (≈5,000 terms) takes ~100 ms, a third of what a search
+    may take (issue 14): a lexicon is immutable, so one parse serves every search until
+    the stored text changes."""
+    lexicon = Lexicon.from_mapping(json.loads(stored))
+    return lexicon if gate else Lexicon(aliases=lexicon.aliases)
 
 
 def stored_rules(
@@ -40,14 +60,59 @@ def stored_matcher(engine: Engine, *, include_disabled: bool = False) -> Matcher
     return compile_rules(rules, Lexicon.from_mapping(lexicon))
 
 
+def _query_lexicon(engine: Engine, query: str, *, gate: bool) -> Lexicon:
+    """The lexicon an ad-hoc query compiles with; ``gate=False``: the alias sets alone,
+    without the Mali–China gate or the entity table."""
+    stored = _stored_lexicon_text(engine)
+    validate_rule(query, _parsed_lexicon(stored, True))
+    return _parsed_lexicon(stored, gate)
+
+
+def _compile_query(lexicon: Lexicon, query: str) -> Matcher:
+    return compile_rules([TopicRule(slug="query", query=query, name=query)], lexicon)
+
+
 def query_matcher(engine: Engine, query: str, *, gate: bool = True) -> Matcher:
     """One ad-hoc query (backtests, searches); ``gate=False`` drops the Mali–China gate,
     for searching stored items freely. Raises RuleSyntaxError with the column."""
-    lexicon = stored_lexicon(engine)
-    validate_rule(query, lexicon)
-    if not gate:
-        lexicon = Lexicon(aliases=lexicon.aliases)
-    return compile_rules([TopicRule(slug="query", query=query, name=query)], lexicon)
+    return _compile_query(_query_lexicon(engine, query, gate=gate), query)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a search: how many candidates the index let through, and the hits."""
+
+    candidates: int
+    hits: list[StoredItem]
+
+
+def matching_pages(
+    engine: Engine,
+    query: str,
+    *,
+    gate: bool,
+    since: datetime | None = None,
+    matched_only: bool = False,
+    every: bool = False,
+) -> Generator[Page, None, None]:
+    """Every stored item published since ``since`` that ``query`` matches (with or
+    without the Mali–China gate; only items a topic matched, with ``matched_only``),
+    newest first, a page at a time: the database's full-text index proposes the
+    candidates (``bot.match.prefilter``: a superset of the matches), the matcher
+    decides. Exactly what a scan of every item would find. ``every``: the caller reads
+    every page (a backtest), so no small first page is read apart. Raises
+    RuleSyntaxError."""
+    lexicon = _query_lexicon(engine, query, gate=gate)
+    matcher = _compile_query(lexicon, query)
+    condition = prefilter(query, lexicon)
+    with transaction(engine) as session:
+        first_page = None if every else FIRST_PAGE
+        pages = candidates(
+            session, condition, since=since, matched_only=matched_only, first_page=first_page
+        )
+        for page in pages:
+            hits = [i for i in page if matcher.match(MatchInput(i.title, i.summary, i.language))]
+            yield Page(len(page), hits)
 
 
 def search(
@@ -55,18 +120,19 @@ def search(
     query: str,
     *,
     since: datetime | None = None,
-    window: int,
     limit: int,
     matched_only: bool = False,
 ) -> list[StoredItem]:
     """Stored items matching ``query`` (the rule language, without the Mali–China gate),
-    newest first: the newest ``window`` items since ``since`` (only those a topic
-    matched, with ``matched_only``) are read, at most ``limit`` returned. ``items
-    search`` and ``/search`` both ask here.
+    newest first, at most ``limit``, since ``since`` (only those a topic matched, with
+    ``matched_only``). ``items search`` and ``/search`` both ask here.
 
     Raises RuleSyntaxError with the column."""
-    matcher = query_matcher(engine, query, gate=False)
-    with transaction(engine) as session:
-        rows = items.list_items(session, since=since, limit=window, matched_only=matched_only)
-    hits = (row for row in rows if matcher.match(MatchInput(row.title, row.summary, row.language)))
-    return list(islice(hits, limit))
+    found: list[StoredItem] = []
+    pages = matching_pages(engine, query, gate=False, since=since, matched_only=matched_only)
+    with closing(pages):  # ends the read transaction as soon as enough was found
+        for page in pages:
+            found += page.hits
+            if len(found) >= limit:
+                break
+    return found[:limit]

@@ -9,8 +9,15 @@ a subscriber can see a message twice (Telegram accepted it, the crash came befor
 
 A lease counts an attempt (``attempts``), so only what is really sent is leased: alerts
 due in their subscriber's quiet hours are put back first (``hold_for_quiet_hours``),
-uncounted. A ``sent`` row whose story gained a source has ``edit_pending``; its
-``next_attempt_at`` is then when the edit may be tried (``reflag_edit``).
+uncounted, and a sender that stops (SIGTERM) gives back what it leased and did not send
+(``release_leases``), so the next start sends it at once. A ``sent`` row whose story
+gained a source has ``edit_pending``; its ``next_attempt_at`` is then when the edit may
+be tried (``reflag_edit``).
+
+A year holds millions of ``sent`` rows and a handful still owed: the tick's questions
+(every 2 s) are read through the partial indexes of migration 0005, whatever the
+planner's statistics (SQLite has none unless ANALYZE runs; PostgreSQL's may be stale
+with autovacuum off). ``tests/test_outbox_scale.py`` checks the plans.
 """
 
 from __future__ import annotations
@@ -20,13 +27,20 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.types import Alert, DeliveryIntent
 from store import stories
-from store.items import item_terms
-from store.models import Delivery, Item, Subscriber
+from store.models import Delivery, Item, ItemTopic, Subscriber, Topic
+
+# The partial indexes' predicates (migration 0005), written as the indexes write them.
+# SQLite uses a partial index only if the query's WHERE holds its predicate term for
+# term, and it renders a boolean column as ``= 1`` and literals as parameters, neither
+# of which it matches; PostgreSQL proves the implication either way.
+_OWED = text("deliveries.status IN ('queued', 'sending')")  # ix_deliveries_owed
+_EDIT_PENDING = text("deliveries.edit_pending")  # ix_deliveries_edits
 
 
 def queue_alerts(
@@ -107,8 +121,10 @@ def queue_alerts_bulk(
 
 def _due_alert(now: datetime) -> ColumnElement[bool]:
     """Alert rows to send now: queued and due, or left ``sending`` by a sender whose
-    lease expired (it died)."""
+    lease expired (it died). ``_OWED`` is implied by the rest; it is there for the
+    index (ix_deliveries_owed: kind, next_attempt_at, over the owed rows only)."""
     return and_(
+        _OWED,
         or_(
             and_(col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now),
             and_(col(Delivery.status) == "sending", col(Delivery.leased_until) < now),
@@ -198,16 +214,60 @@ def lease_deliveries(
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)  # PostgreSQL: two senders never share
     ).all()
-    alerts: list[Alert] = []
+    if not rows:
+        return []
     until = now + timedelta(seconds=lease_seconds)
-    for delivery, subscriber, item in rows:
-        delivery.status = "sending"
-        delivery.leased_until = until
-        delivery.attempts += 1
-        session.add(delivery)
-        alerts.append(_alert(session, delivery, subscriber, item))
-    session.flush()
-    return alerts
+    # The lease itself is conditional: on SQLite the SELECT above holds no lock (the
+    # driver begins a transaction at the first write), so a second sender — `mcwatch
+    # deliver` beside a daemon — may have read the same rows; only the rows still due
+    # when this UPDATE runs are ours (issue 14: 200 duplicates of 300 without it).
+    taken = set(
+        session.scalars(
+            update(Delivery)
+            .where(col(Delivery.id).in_([d.id for d, _, _ in rows]), _due_alert(now))
+            .values(status="sending", leased_until=until, attempts=col(Delivery.attempts) + 1)
+            .returning(col(Delivery.id))
+            .execution_options(synchronize_session=False)
+        )
+    )
+    ours = [row for row in rows if row[0].id in taken]
+    for delivery, _, _ in ours:  # what the UPDATE wrote, without writing it again
+        set_committed_value(delivery, "status", "sending")
+        set_committed_value(delivery, "leased_until", until)
+        set_committed_value(delivery, "attempts", delivery.attempts + 1)
+    return _alerts(session, ours)
+
+
+def release_leases(
+    session: Session, delivery_ids: Collection[int], *, unattempted: Collection[int] = ()
+) -> int:
+    """The sender stops (shutdown): its alerts still ``sending`` go back to ``queued``,
+    due as they were, so the next start sends them at once instead of after the lease.
+
+    ``unattempted``: those of them whose send never began; their lease's attempt is
+    uncounted. One whose send began may have reached Telegram (the ambiguous case of
+    README "Delivery"): it keeps its attempt, and is sent again as after a crash, only
+    sooner. Returns how many were released; an alert marked meanwhile is left alone.
+    """
+    if not delivery_ids:
+        return 0
+    uncounted = list(unattempted)
+    result = session.execute(
+        update(Delivery)
+        .where(col(Delivery.id).in_(list(delivery_ids)), col(Delivery.status) == "sending")
+        .values(
+            status="queued",
+            leased_until=None,
+            attempts=case(
+                (
+                    and_(col(Delivery.id).in_(uncounted), col(Delivery.attempts) > 0),
+                    col(Delivery.attempts) - 1,
+                ),
+                else_=col(Delivery.attempts),
+            ),
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def renew_leases(session: Session, delivery_ids: Collection[int], until: datetime) -> None:
@@ -220,11 +280,49 @@ def renew_leases(session: Session, delivery_ids: Collection[int], until: datetim
         )
 
 
-def _alert(session: Session, delivery: Delivery, subscriber: Subscriber, item: Item) -> Alert:
+def _alerts(
+    session: Session, rows: Sequence[tuple[Delivery, Subscriber, Item]]
+) -> list[Alert]:
+    """The leased rows as alerts: their items' matched terms and their stories' other
+    sources read in one query each for the whole batch (not two per alert)."""
+    terms = _terms_of(session, {item.id for _, _, item in rows if item.id is not None})
+    sources = stories.sources_of(session, {delivery.story_id for delivery, _, _ in rows})
+    return [
+        _alert(delivery, subscriber, item, terms, sources) for delivery, subscriber, item in rows
+    ]
+
+
+def _terms_of(session: Session, item_ids: Collection[int]) -> dict[int, tuple[str, ...]]:
+    """Each item's matched terms, once each, in topic order (``store.items.item_terms``
+    for many items)."""
+    found: dict[int, list[str]] = {}
+    if not item_ids:
+        return {}
+    rows = session.exec(
+        select(ItemTopic.item_id, ItemTopic.terms)
+        .join(Topic, col(Topic.id) == col(ItemTopic.topic_id))
+        .where(col(ItemTopic.item_id).in_(list(item_ids)))
+        .order_by(col(ItemTopic.item_id), col(Topic.position))
+    ).all()
+    for item_id, raw in rows:
+        terms = found.setdefault(item_id, [])
+        for term in json.loads(raw):
+            if term not in terms:
+                terms.append(term)
+    return {item_id: tuple(terms) for item_id, terms in found.items()}
+
+
+def _alert(
+    delivery: Delivery,
+    subscriber: Subscriber,
+    item: Item,
+    terms_of: dict[int, tuple[str, ...]],
+    sources_of: dict[int, list[str]],
+) -> Alert:
     assert delivery.id is not None and item.id is not None and subscriber.id is not None
     assert item.published is not None
-    _, terms = item_terms(session, item.id)
-    also = [name for name in stories.sources(session, delivery.story_id) if name != item.source]
+    terms = terms_of.get(item.id, ())
+    also = [name for name in sources_of.get(delivery.story_id, []) if name != item.source]
     return Alert(
         delivery_id=delivery.id,
         subscriber_id=subscriber.id,
@@ -248,29 +346,26 @@ def _alert(session: Session, delivery: Delivery, subscriber: Subscriber, item: I
 
 def lease_edits(session: Session, now: datetime, *, limit: int = 100) -> list[Alert]:
     """Sent alerts whose story gained sources, due now: take them for editing (flag
-    cleared; ``reflag_edit`` sets it again when the edit must be retried)."""
+    cleared; ``reflag_edit`` sets it again when the edit must be retried).
+
+    Only sent alerts are ever flagged (``stories.flag_edits``); the status is checked
+    here, not in SQL, where SQLite would read it through the status index (millions
+    of ``sent`` entries) instead of ix_deliveries_edits."""
     due = or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now)
     rows = session.exec(
         select(Delivery, Subscriber, Item)
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
         .join(Item, col(Item.id) == col(Delivery.item_id))
-        .where(
-            col(Delivery.edit_pending),
-            col(Delivery.status) == "sent",
-            due,
-            col(Subscriber.active),
-        )
+        .where(_EDIT_PENDING, due, col(Subscriber.active))
         .order_by(col(Delivery.id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
     ).all()
-    edits = []
-    for delivery, subscriber, item in rows:
+    for delivery, _, _ in rows:
         delivery.edit_pending = False
         session.add(delivery)
-        edits.append(_alert(session, delivery, subscriber, item))
     session.flush()
-    return edits
+    return _alerts(session, [row for row in rows if row[0].status == "sent"])
 
 
 def reflag_edit(session: Session, delivery_id: int, at: datetime) -> None:
@@ -331,13 +426,8 @@ def drop_for_subscriber(session: Session, subscriber_id: int, reason: str) -> in
 
 
 def queue_depth(session: Session) -> int:
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(Delivery)
-            .where(col(Delivery.status).in_(("queued", "sending")))
-        ).one()
-    )
+    """Alerts owed (queued or sending), counted in ix_deliveries_owed."""
+    return int(session.exec(select(func.count()).select_from(Delivery).where(_OWED)).one())
 
 
 def count_by_status(session: Session) -> dict[str, int]:

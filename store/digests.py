@@ -17,6 +17,10 @@ from bot.types import DigestStory, PreferenceDefaults
 from store.models import Digest, Item, ItemTopic, Subscriber, Subscription, Topic
 from store.subscribers import id_chunks, preferences_of
 
+# Ids bound in one IN (...): well under SQLite's 32,766 parameters, and a digest's stories
+# are a few dozen.
+_IDS_PER_QUERY = 1000
+
 
 def digest_readers(session: Session, defaults: PreferenceDefaults) -> list[DigestReader]:
     """Active, unpaused subscribers in digest or both mode, with their preferences and
@@ -201,26 +205,31 @@ def stories_between(
     if backlog is not None:
         query = query.where(col(Item.published) >= start - backlog)
     if subscriber_id is not None:
+        # ``+ 0``: the period's items are read by time (ix_items_fetched_at or
+        # ix_items_published, a day of a year), then their topics. On the topic index
+        # SQLite, without statistics, read every item the topics ever matched instead:
+        # 1.1 s a reader at a year of history, 4 ms this way.
         query = query.where(
-            col(ItemTopic.topic_id).in_(
+            (col(ItemTopic.topic_id) + 0).in_(
                 select(Subscription.topic_id).where(Subscription.subscriber_id == subscriber_id)
             )
         )
     first: dict[int, Item] = {}
     topics: dict[int, set[int]] = defaultdict(set)
-    for item, topic_id in session.exec(query.order_by(col(Item.published), col(Item.id))):
+    # Sorted here, not by SQL: an ORDER BY on published leads SQLite to walk the whole
+    # published index (to skip a sort) instead of reading the period by fetched_at.
+    rows = sorted(session.exec(query).all(), key=lambda row: (row[0].published, row[0].id))
+    for item, topic_id in rows:
         key = item.story_id or -(item.id or 0)
         first.setdefault(key, item)
         topics[key].add(topic_id)
+    sources_of = _source_counts(
+        session, [item.story_id for item in first.values() if item.story_id is not None]
+    )
     stories = []
     for key, item in first.items():
         assert item.published is not None
-        sources = 1
-        if item.story_id is not None:
-            sources = (
-                len(set(session.exec(select(Item.source).where(Item.story_id == item.story_id))))
-                or 1
-            )
+        sources = sources_of.get(item.story_id, 1) if item.story_id is not None else 1
         primary = min(topics[key], key=lambda tid: position.get(tid, 0))
         stories.append(
             DigestStory(
@@ -234,6 +243,21 @@ def stories_between(
             )
         )
     return stories
+
+
+def _source_counts(session: Session, story_ids: Sequence[int]) -> dict[int, int]:
+    """Distinct sources per story, for a whole digest in one query per chunk of ids."""
+    counts: dict[int, int] = {}
+    unique = sorted(set(story_ids))
+    for start in range(0, len(unique), _IDS_PER_QUERY):
+        chunk = unique[start : start + _IDS_PER_QUERY]
+        rows = session.execute(
+            select(Item.story_id, func.count(func.distinct(Item.source)))
+            .where(col(Item.story_id).in_(chunk))
+            .group_by(col(Item.story_id))
+        ).all()
+        counts.update({story_id: int(n) or 1 for story_id, n in rows})
+    return counts
 
 
 def daily_story_counts(

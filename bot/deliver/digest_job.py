@@ -5,14 +5,22 @@ The decisions are pure (``bot.deliver.digest``: when, what, how it reads;
 recorded before it is sent (unique per subscriber and local day), so a restart never
 sends a day's digest twice; one missed while mcwatch was down is sent late, once,
 covering the whole gap.
+
+A round (07:30 for most readers) is served concurrently across chats, at most
+``DIGESTS_IN_FLIGHT`` at once, each chat's parts in order, all through the shared
+``Pacer``: 1,000 readers take what Telegram's 30 messages a second allow, not a second
+per part one reader after another. Queries and drawing run in threads, off the event
+loop; the trend chart is drawn once per timezone and language in a round (``DigestRound``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -26,7 +34,7 @@ from bot.deliver.digest import (
     due_digests,
     render_digest,
 )
-from bot.deliver.outbox import blocked, send
+from bot.deliver.outbox import blocked, in_thread, send, write
 from bot.deliver.send_policy import Blocked, Refused, RetryAt, after_failure
 from bot.deps import Deps
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
@@ -35,11 +43,32 @@ from bot.text import t
 from bot.types import Preferences
 from store import digests, topics
 from store.db import transaction
+from store.digests import LeasedDigest
 
 log = logging.getLogger(__name__)
 
 TREND_DAYS = 14
 LEASE = timedelta(minutes=10)
+# Digests being planned or sent at once (different chats). Above 30: a private chat
+# takes one message a second, so it takes more than 30 chats at once for Telegram's 30
+# messages a second overall (the Pacer) to be the bound, not each chat's own pace.
+DIGESTS_IN_FLIGHT = 40
+# Digests being planned (queries, drawing) at once: the worker threads are shared with
+# the bot's handlers, and a reply must not queue behind forty plans.
+DIGESTS_PLANNED = 2
+# pyplot keeps global state (its figure manager): one chart drawn at a time.
+_DRAWING = threading.Lock()
+
+
+@dataclass
+class DigestRound:
+    """What the digests of one tick share, computed once (each from a worker thread,
+    hence the lock): the topics, and the trend chart per timezone, day and language."""
+
+    topics: list[tuple[str, str]] | None = None  # (slug, name) in topic order
+    counts: dict[tuple[str, date], dict[str, list[int]]] = field(default_factory=dict)
+    charts: dict[tuple[str, date, str], bytes] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +92,28 @@ def plan_digest(
     timezone: str | None,
     start: datetime,
     end: datetime,
+    shared: DigestRound | None = None,
 ) -> DigestPlan:
     """The digest of [start, end) in ``timezone`` (None: MCWATCH_TIMEZONE, for a leased
-    digest's chat that chose none, or the demo's console)."""
-    zone = ZoneInfo(timezone or deps.settings.timezone)
+    digest's chat that chose none, or the demo's console). A store call and a drawing:
+    coroutines run it in a thread. ``shared``: a round's topics and charts, reused."""
+    shared = shared or DigestRound()
+    zone_name = timezone or deps.settings.timezone
+    zone = ZoneInfo(zone_name)
     day = end.astimezone(zone).date()
+    days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
     with transaction(deps.engine) as session:
         stories = digests.stories_between(session, subscriber_id, start, end, deps.settings.backlog)
-        listed = topics.list_topics(session)
-        days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
-        counts = digests.daily_story_counts(session, days, zone) if stories else {}
-    order = [topic.slug for topic in listed]
-    names = {topic.slug: topic.name for topic in listed}
+        with shared.lock:
+            if shared.topics is None:
+                shared.topics = [(tp.slug, tp.name) for tp in topics.list_topics(session)]
+            listed = shared.topics
+            counts = shared.counts.get((zone_name, day)) if stories else {}
+            if counts is None:
+                counts = digests.daily_story_counts(session, days, zone)
+                shared.counts[(zone_name, day)] = counts
+    order = [slug for slug, _ in listed]
+    names = dict(listed)
     sections = build_digest(stories, order)
     messages = render_digest(sections, language=language, day=day, topic_names=names)
     chart = None
@@ -83,8 +122,25 @@ def plan_digest(
         # matplotlib's second and a half of import and drawing.
         messages = [*messages, html.escape(trend_text(days, counts, language=language))]
     elif stories:
-        chart = trend_png(days, counts, language=language, topic_order=order)
+        chart = _chart(shared, (zone_name, day, language), days, counts, order)
     return DigestPlan(chat_id, language, day, len(stories), messages, chart)
+
+
+def _chart(
+    shared: DigestRound,
+    key: tuple[str, date, str],
+    days: Sequence[date],
+    counts: dict[str, list[int]],
+    order: list[str],
+) -> bytes:
+    with shared.lock:
+        chart = shared.charts.get(key)
+    if chart is None:
+        with _DRAWING:
+            chart = trend_png(days, counts, language=key[2], topic_order=order)
+        with shared.lock:
+            shared.charts[key] = chart
+    return chart
 
 
 async def send_plan(
@@ -92,7 +148,7 @@ async def send_plan(
     plan: DigestPlan,
     *,
     skip: int = 0,
-    on_part: Callable[[int], None] | None = None,
+    on_part: Callable[[int], Awaitable[None]] | None = None,
 ) -> None:
     """Send the digest's messages, then its chart, from part ``skip`` on.
 
@@ -112,7 +168,7 @@ async def send_plan(
             continue
         await send(deps, plan.chat_id, part)
         if on_part is not None:
-            on_part(number)
+            await on_part(number)
 
 
 def queue_due_digests(deps: Deps) -> int:
@@ -131,13 +187,35 @@ def queue_due_digests(deps: Deps) -> int:
 
 
 async def digest_tick(deps: Deps) -> list[DigestPlan]:
-    """Queue what is due, then send every leased digest. Returns what was sent."""
-    queue_due_digests(deps)
+    """Queue what is due, then send every leased digest, chats concurrently (at most
+    ``DIGESTS_IN_FLIGHT`` at once). Returns what was sent, in lease order."""
+    await in_thread(queue_due_digests, deps)
+    leased = await write(_lease_digests, deps)
+    shared = DigestRound()
+    in_flight = asyncio.Semaphore(DIGESTS_IN_FLIGHT)
+    planning = asyncio.Semaphore(DIGESTS_PLANNED)
+
+    async def serve(digest: LeasedDigest) -> DigestPlan | None:
+        async with in_flight:
+            return await serve_digest(deps, digest, shared, planning)
+
+    served = await asyncio.gather(*(serve(digest) for digest in leased))
+    return [plan for plan in served if plan is not None]
+
+
+def _lease_digests(deps: Deps) -> list[LeasedDigest]:
     with transaction(deps.engine) as session:
-        leased = digests.lease_digests(session, deps.clock.now(), lease=LEASE)
-    sent: list[DigestPlan] = []
-    for digest in leased:
-        plan = plan_digest(
+        return digests.lease_digests(session, deps.clock.now(), lease=LEASE)
+
+
+async def serve_digest(
+    deps: Deps, digest: LeasedDigest, shared: DigestRound, planning: asyncio.Semaphore
+) -> DigestPlan | None:
+    """Plan (while ``planning`` lets it), send and close one leased digest; the plan if
+    it was sent."""
+    async with planning:
+        plan = await in_thread(
+            plan_digest,
             deps,
             subscriber_id=digest.subscriber_id,
             chat_id=digest.chat_id,
@@ -145,46 +223,51 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
             timezone=digest.timezone,
             start=digest.period_start,
             end=digest.period_end,
+            shared=shared,
         )
-        status, error, retry_at = "sent", None, None
-        if not plan.stories:
-            status = "empty"  # like Google Alerts: no news, no message
-        else:
+    sent = None
+    status, error, retry_at = "sent", None, None
+    if not plan.stories:
+        status = "empty"  # like Google Alerts: no news, no message
+    else:
 
-            def delivered(parts: int, digest_id: int = digest.digest_id) -> None:
-                with transaction(deps.engine) as session:
-                    digests.record_digest_part(session, digest_id, parts)
+        async def delivered(parts: int) -> None:
+            await write(_record_part, deps, digest.digest_id, parts)
 
-            try:
-                await send_plan(deps, plan, skip=digest.parts_sent, on_part=delivered)
-                sent.append(plan)
-            except (RetryLater, RecipientBlocked, MessageRejected) as exc:
-                # The same decision as for an alert (bot.deliver.send_policy.after_failure).
-                match after_failure(exc, digest.attempts, deps.clock.now()):
-                    case RetryAt(at=at, reason=reason):
-                        status, error, retry_at = "queued", reason, at
-                    case Blocked(reason=reason):
-                        status, error = "failed", reason
-                        blocked(deps, digest.subscriber_id, reason)
-                    case Refused(reason=reason):
-                        status, error = "failed", reason
-        with transaction(deps.engine) as session:
-            digests.close_digest(
-                session,
-                digest.digest_id,
-                deps.clock.now(),
-                status=status,
-                error=error,
-                retry_at=retry_at,
-            )
-        deps.metrics.digested(status)
-        log.info(
-            "digest %s",
-            context(
-                chat_id=digest.chat_id, day=digest.local_date, status=status, stories=plan.stories
-            ),
-        )
+        try:
+            await send_plan(deps, plan, skip=digest.parts_sent, on_part=delivered)
+            sent = plan
+        except (RetryLater, RecipientBlocked, MessageRejected) as exc:
+            # The same decision as for an alert (bot.deliver.send_policy.after_failure).
+            match after_failure(exc, digest.attempts, deps.clock.now()):
+                case RetryAt(at=at, reason=reason):
+                    status, error, retry_at = "queued", reason, at
+                case Blocked(reason=reason):
+                    status, error = "failed", reason
+                    await write(blocked, deps, digest.subscriber_id, reason)
+                case Refused(reason=reason):
+                    status, error = "failed", reason
+    await write(_close, deps, digest.digest_id, status, error, retry_at)
+    deps.metrics.digested(status)
+    log.info(
+        "digest %s",
+        context(chat_id=digest.chat_id, day=digest.local_date, status=status, stories=plan.stories),
+    )
     return sent
+
+
+def _record_part(deps: Deps, digest_id: int, parts: int) -> None:
+    with transaction(deps.engine) as session:
+        digests.record_digest_part(session, digest_id, parts)
+
+
+def _close(
+    deps: Deps, digest_id: int, status: str, error: str | None, retry_at: datetime | None
+) -> None:
+    with transaction(deps.engine) as session:
+        digests.close_digest(
+            session, digest_id, deps.clock.now(), status=status, error=error, retry_at=retry_at
+        )
 
 
 def digest_now(deps: Deps, prefs: Preferences) -> DigestPlan:
@@ -218,4 +301,5 @@ def trend_chart(deps: Deps, language: str, timezone: str) -> bytes:
     with transaction(deps.engine) as session:
         counts = digests.daily_story_counts(session, days, zone)
         order = [topic.slug for topic in topics.list_topics(session)]
-    return trend_png(days, counts, language=language, topic_order=order)
+    with _DRAWING:
+        return trend_png(days, counts, language=language, topic_order=order)

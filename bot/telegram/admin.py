@@ -1,12 +1,16 @@
 """Admin commands (user id in MCWATCH_ADMIN_IDS) and the bot's own group membership.
 
-A non-admin gets one polite refusal and no detail.
+A non-admin gets one polite refusal and no detail. Store calls run in a thread, as in
+``bot.telegram.commands``: /stats counts a year of history, and the loop never waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from telegram import ChatMemberUpdated, Update
 from telegram.constants import ChatMemberStatus
@@ -20,12 +24,16 @@ from store import deliveries, feeds, items, subscribers
 from store.db import transaction
 from store.models import Feed
 
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
 
 async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     deps = deps_of(context)
     if is_admin(update, deps):
         return False
-    await reply(update, context, t(_language(update, deps), "admin_only"))
+    language = await asyncio.to_thread(_language, update, deps)
+    await reply(update, context, t(language, "admin_only"))
     return True
 
 
@@ -33,16 +41,10 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _refuse(update, context):
         return
     deps = deps_of(context)
-    language = _language(update, deps)
-    day_start = deps.clock.now() - timedelta(hours=24)
-    with transaction(deps.engine) as session:
-        counts = subscribers.count_subscribers(session)
-        today = items.count_since(session, day_start)
-        per_topic = items.count_by_topic_since(session, day_start)
-        queue = deliveries.queue_depth(session)
-        failing = len(feeds.failing_feeds(session))
+    language = await asyncio.to_thread(_language, update, deps)
+    figures = await asyncio.to_thread(_figures, deps, deps.clock.now() - timedelta(hours=24))
     topics_text = ", ".join(
-        f"#{slug} {n}" for slug, n in sorted(per_topic.items(), key=lambda kv: -kv[1])
+        f"#{slug} {n}" for slug, n in sorted(figures.per_topic.items(), key=lambda kv: -kv[1])
     ) or t(language, "none")
     await reply(
         update,
@@ -50,13 +52,40 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         t(
             language,
             "stats",
-            items_today=today,
+            items_today=figures.today,
             per_topic=topics_text,
-            queue=queue,
-            failing=failing,
-            **counts,
+            queue=figures.queue,
+            failing=figures.failing,
+            **figures.subscribers,
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    subscribers: dict[str, int]
+    today: int
+    per_topic: dict[str, int]
+    queue: int
+    failing: int
+
+
+def _figures(deps: Deps, day_start: datetime) -> _Figures:
+    """/stats's figures, read in one transaction."""
+    with transaction(deps.engine) as session:
+        return _Figures(
+            subscribers.count_subscribers(session),
+            items.count_since(session, day_start),
+            items.count_by_topic_since(session, day_start),
+            deliveries.queue_depth(session),
+            len(feeds.failing_feeds(session)),
+        )
+
+
+def _feeds(deps: Deps) -> tuple[list[Feed], list[Feed]]:
+    """Every feed, and the failing ones."""
+    with transaction(deps.engine) as session:
+        return feeds.list_feeds(session), feeds.failing_feeds(session)
 
 
 _MARKS = {"ok": "✅", "new": "✅", "failing": "⚠️", "disabled": "⏸"}  # by feed_status
@@ -66,9 +95,8 @@ async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if await _refuse(update, context):
         return
     deps = deps_of(context)
-    language = _language(update, deps)
-    with transaction(deps.engine) as session:
-        rows = feeds.list_feeds(session)
+    language = await asyncio.to_thread(_language, update, deps)
+    rows, _ = await asyncio.to_thread(_feeds, deps)
     lines = [
         f"{_MARKS[feeds.feed_status(f)]} "
         f"<code>{f.id}</code> {html.escape(f.name[:60])} ({f.language or '?'})"
@@ -82,10 +110,8 @@ async def health(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _refuse(update, context):
         return
     deps = deps_of(context)
-    language = _language(update, deps)
-    with transaction(deps.engine) as session:
-        every = feeds.list_feeds(session)
-        failing = feeds.failing_feeds(session)
+    language = await asyncio.to_thread(_language, update, deps)
+    every, failing = await asyncio.to_thread(_feeds, deps)
     if not failing:
         await reply(update, context, t(language, "health_all_ok", count=len(every)))
         return
@@ -119,26 +145,33 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     status = change.new_chat_member.status
     chat = change.chat
     language = language_for(change.from_user.language_code)
-    with transaction(deps.engine) as session:
-        existing = subscribers.find_subscriber(session, chat.id)
-        if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
-            if existing is not None and existing.id is not None:
-                subscribers.deactivate(session, existing.id)
-            return
-        if existing is not None and existing.active:
-            # Promoted, demoted or restricted in a chat an admin already added: the
-            # chat keeps its alerts and settings, whoever changed the bot's rights.
-            return
-        admitted = change.from_user.id in deps.settings.admin_ids
-        if admitted:
-            subscribers.register(
-                session,
-                chat.id,
-                chat_type=chat.type,
-                title=chat.title or str(chat.id),
-                language=language,
-                now=deps.clock.now(),
-            )
+    admitted = change.from_user.id in deps.settings.admin_ids
+
+    def record() -> bool:
+        """Whether the change is news to answer (not a departure, not a chat kept)."""
+        with transaction(deps.engine) as session:
+            existing = subscribers.find_subscriber(session, chat.id)
+            if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+                if existing is not None and existing.id is not None:
+                    subscribers.deactivate(session, existing.id)
+                return False
+            if existing is not None and existing.active:
+                # Promoted, demoted or restricted in a chat an admin already added: the
+                # chat keeps its alerts and settings, whoever changed the bot's rights.
+                return False
+            if admitted:
+                subscribers.register(
+                    session,
+                    chat.id,
+                    chat_type=chat.type,
+                    title=chat.title or str(chat.id),
+                    language=language,
+                    now=deps.clock.now(),
+                )
+            return True
+
+    if not await asyncio.to_thread(record):
+        return
     if status not in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
         return
     if admitted:

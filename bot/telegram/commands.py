@@ -42,14 +42,19 @@ from store import items, subscribers, topics
 from store.db import transaction
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import Engine
+
     from bot.deps import Deps
+    from bot.types import StoredItem
+    from store.models import Topic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MODES = ("instant", "digest", "both")
 LATEST_DEFAULT, LATEST_MAX = 5, 20
-SEARCH_WINDOW = 2000  # newest stored items searched by /search
 SEARCH_RESULTS = 10
 
 
@@ -229,7 +234,7 @@ async def _registered(
     deps = deps_of(context)
     if update.effective_chat is None:
         return None
-    prefs, language = _reader(update, deps)
+    prefs, language = await asyncio.to_thread(_reader, update, deps)
     if settings_change and not may_configure(update, deps, prefs):
         await reply(update, context, t(language, "group_admin_only"))
         return None
@@ -251,16 +256,32 @@ def _known(deps: Deps) -> tuple[list[str], str]:
     return slugs, ", ".join(slugs)
 
 
+def _listed(deps: Deps) -> list[tuple[str, str]]:
+    """Enabled topics as (slug, name), for the /topics keyboard."""
+    with transaction(deps.engine) as session:
+        return [(tp.slug, tp.name) for tp in topics.list_topics(session, enabled_only=True)]
+
+
+def _store(deps: Deps, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(session, *args, **kwargs)`` in its own transaction. Like every store call
+    of a handler (``_reader``, ``_update``, ``_known``), run in a thread
+    (``asyncio.to_thread``): the event loop never waits for the database."""
+    with transaction(deps.engine) as session:
+        return call(session, *args, **kwargs)
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = deps_of(context)
     chat = update.effective_chat
     if chat is None:
         return
     user = update.effective_user
-    with transaction(deps.engine) as session:  # the read and the write: one transaction
-        prefs = subscribers.preferences(session, chat.id, deps.settings)
-        allowed = may_configure(update, deps, prefs)
-        if allowed:
+
+    def register() -> tuple[Preferences | None, bool, str, bool]:
+        with transaction(deps.engine) as session:  # the read and the write: one transaction
+            prefs = subscribers.preferences(session, chat.id, deps.settings)
+            if not may_configure(update, deps, prefs):
+                return prefs, False, "", False
             subscriber, created = subscribers.register(
                 session,
                 chat.id,
@@ -269,7 +290,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 language=language_for(user.language_code if user else None),
                 now=deps.clock.now(),
             )
-            language = subscriber.language
+            return prefs, True, subscriber.language, created
+
+    prefs, allowed, language, created = await asyncio.to_thread(register)
     if not allowed:
         await reply(update, context, t(_language_of(update, prefs), "group_refused"))
         return
@@ -278,7 +301,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = deps_of(context)
-    language = _language(update, deps)
+    language = await asyncio.to_thread(_language, update, deps)
     text = t(language, "help", languages="|".join(languages()))
     if is_admin(update, deps):
         text += t(language, "help_admin")
@@ -290,8 +313,7 @@ async def topics_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if found is None:
         return
     deps, prefs, language = found
-    with transaction(deps.engine) as session:
-        listed = [(tp.slug, tp.name) for tp in topics.list_topics(session, enabled_only=True)]
+    listed = await asyncio.to_thread(_listed, deps)
     await reply(
         update,
         context,
@@ -305,7 +327,7 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
     if found is None:
         return
     deps, prefs, language = found
-    known, known_text = _known(deps)
+    known, known_text = await asyncio.to_thread(_known, deps)
     # In the order the reader typed them, once each: the confirmation echoes that order.
     wanted = list(
         dict.fromkeys(arg.strip().lower().lstrip("#") for arg in context.args or [] if arg.strip())
@@ -324,10 +346,14 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, subscri
             t(language, "unknown_topics", topics=html.escape(", ".join(unknown)), known=known_text),
         )
         return
-    with transaction(deps.engine) as session:
-        changed = subscribers.set_subscriptions(
-            session, prefs.subscriber_id, wanted, subscribed=subscribe
-        )
+    changed = await asyncio.to_thread(
+        _store,
+        deps,
+        subscribers.set_subscriptions,
+        prefs.subscriber_id,
+        wanted,
+        subscribed=subscribe,
+    )
     if changed:
         changed = [slug for slug in wanted if slug in changed]
         key = "subscribed" if subscribe else "unsubscribed"
@@ -350,7 +376,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    prefs, language = _reader(update, deps)
+    prefs, language = await asyncio.to_thread(_reader, update, deps)
     if chat.type != "private" and not is_admin(update, deps):
         await reply(update, context, t(language, "group_admin_only"))
         return
@@ -369,13 +395,12 @@ async def stop_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     chat = update.effective_chat
     if query is None or chat is None or not (query.data or "").startswith(STOP_PREFIX):
         return
-    language = _language(update, deps)
+    language = await asyncio.to_thread(_language, update, deps)
     if chat.type != "private" and not is_admin(update, deps):
         await answer(query, t(language, "group_admin_only"), show_alert=True)
         return
     if query.data == f"{STOP_PREFIX}yes":
-        with transaction(deps.engine) as session:
-            forgotten = subscribers.forget(session, chat.id)
+        forgotten = await asyncio.to_thread(_store, deps, subscribers.forget, chat.id)
         outcome = t(language, "stopped" if forgotten else "not_registered")
     else:
         outcome = t(language, "stop_cancelled")
@@ -391,22 +416,26 @@ async def toggle_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if query is None or chat is None or not (query.data or "").startswith(TOGGLE_PREFIX):
         return
     slug = (query.data or "")[len(TOGGLE_PREFIX) :]
-    prefs, language = _reader(update, deps)
+    prefs, language = await asyncio.to_thread(_reader, update, deps)
     if chat.type != "private" and not is_admin(update, deps):
         await answer(query, t(language, "group_admin_only"), show_alert=True)
         return
-    with transaction(deps.engine) as session:
-        topic = topics.find_topic(session, slug)
-        if prefs is None or topic is None:
-            now_on = None
-        else:
+
+    def flip() -> tuple[Topic | None, bool | None, list[tuple[str, str]]]:
+        with transaction(deps.engine) as session:
+            topic = topics.find_topic(session, slug)
+            if prefs is None or topic is None:
+                return topic, None, []
             now_on = slug not in prefs.topics
             subscribers.set_subscriptions(session, prefs.subscriber_id, [slug], subscribed=now_on)
             listed = [(tp.slug, tp.name) for tp in topics.list_topics(session, enabled_only=True)]
-            mine = (set(prefs.topics) | {slug}) if now_on else (set(prefs.topics) - {slug})
-    if now_on is None or topic is None:
+            return topic, now_on, listed
+
+    topic, now_on, listed = await asyncio.to_thread(flip)
+    if prefs is None or now_on is None or topic is None:
         await answer(query, t(language, "not_registered"))
         return
+    mine = (set(prefs.topics) | {slug}) if now_on else (set(prefs.topics) - {slug})
     await answer(query, t(language, "toggled_on" if now_on else "toggled_off", topic=topic.name))
     await edit_keyboard(update, context, topics_keyboard(listed, mine))
 
@@ -417,8 +446,7 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if found is None:
         return
     deps, prefs, language = found
-    with transaction(deps.engine) as session:
-        known = [tp.slug for tp in topics.list_topics(session, enabled_only=True)]
+    known, _ = await asyncio.to_thread(_known, deps)
     chosen = [slug for slug in known if slug in prefs.topics]
     if not chosen:
         topics_text = t(language, "settings_no_topics")
@@ -458,14 +486,15 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return  # another bot's command
     if chat.type != "private" and not addressee:
         return
-    language = _language(update, deps_of(context))
+    language = await asyncio.to_thread(_language, update, deps_of(context))
     await reply(update, context, t(language, "unknown_command", command=html.escape(name[:64])))
 
 
 async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Anything but a command in a private chat: a pointer to /help. (``app`` routes no
     group or channel chatter here: people talk to each other there.)"""
-    await reply(update, context, t(_language(update, deps_of(context)), "free_text"))
+    language = await asyncio.to_thread(_language, update, deps_of(context))
+    await reply(update, context, t(language, "free_text"))
 
 
 async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -478,7 +507,7 @@ async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         current = t(language, f"mode_{prefs.mode}")
         await reply(update, context, t(language, "usage_mode", mode=current))
         return
-    _update(deps, prefs.chat_id, mode=wanted)
+    await asyncio.to_thread(_update, deps, prefs.chat_id, mode=wanted)
     await reply(update, context, t(language, "mode_set", mode=t(language, f"mode_{wanted}")))
 
 
@@ -493,7 +522,7 @@ async def digesttime(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         current = format_hhmm(prefs.digest_time)
         await reply(update, context, t(language, "usage_digesttime", time=current))
         return
-    _update(deps, prefs.chat_id, digest_time=wanted)
+    await asyncio.to_thread(_update, deps, prefs.chat_id, digest_time=wanted)
     value = format_hhmm(wanted)
     await reply(update, context, t(language, "digesttime_set", time=value, zone=prefs.timezone))
 
@@ -508,7 +537,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except UnparsableTime:
         await reply(update, context, t(language, "usage_timezone", zone=prefs.timezone))
         return
-    _update(deps, prefs.chat_id, timezone=wanted)
+    await asyncio.to_thread(_update, deps, prefs.chat_id, timezone=wanted)
     await reply(update, context, t(language, "timezone_set", zone=wanted))
 
 
@@ -521,7 +550,7 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if wanted not in languages():
         await reply(update, context, t(language, "usage_lang", languages="|".join(languages())))
         return
-    _update(deps, prefs.chat_id, language=wanted)
+    await asyncio.to_thread(_update, deps, prefs.chat_id, language=wanted)
     await reply(update, context, t(wanted, "lang_set"))
 
 
@@ -536,11 +565,11 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, t(language, "usage_quiet"))
         return
     if wanted is None:
-        _update(deps, prefs.chat_id, quiet_start=None, quiet_end=None)
+        await asyncio.to_thread(_update, deps, prefs.chat_id, quiet_start=None, quiet_end=None)
         await reply(update, context, t(language, "quiet_off"))
         return
     start, end = wanted
-    _update(deps, prefs.chat_id, quiet_start=start, quiet_end=end)
+    await asyncio.to_thread(_update, deps, prefs.chat_id, quiet_start=start, quiet_end=end)
     hours = {"start": format_hhmm(start), "end": format_hhmm(end), "zone": prefs.timezone}
     await reply(update, context, t(language, "quiet_set", **hours))
 
@@ -550,7 +579,7 @@ async def _pause(update: Update, context: ContextTypes.DEFAULT_TYPE, *, paused: 
     if found is None:
         return
     deps, prefs, language = found
-    _update(deps, prefs.chat_id, paused=paused)
+    await asyncio.to_thread(_update, deps, prefs.chat_id, paused=paused)
     await reply(update, context, t(language, "paused" if paused else "resumed"))
 
 
@@ -569,6 +598,11 @@ async def _send_list(
         await reply(update, context, message)
 
 
+def _latest_items(engine: Engine, limit: int, slugs: Sequence[str] | None) -> list[StoredItem]:
+    with transaction(engine) as session:
+        return items.recent_items(session, limit=limit, topics=slugs)
+
+
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _registered(update, context)
     if found is None:
@@ -578,8 +612,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not arg.isdigit() or not 1 <= int(arg) <= LATEST_MAX:
         await reply(update, context, t(language, "usage_latest"))
         return
-    with transaction(deps.engine) as session:
-        rows = items.recent_items(session, limit=int(arg), topics=prefs.topics)
+    rows = await asyncio.to_thread(_latest_items, deps.engine, int(arg), prefs.topics)
     if not rows:
         await reply(update, context, t(language, "latest_empty"))
         return
@@ -606,7 +639,6 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             rules_search,
             deps.engine,
             query,
-            window=SEARCH_WINDOW,
             limit=SEARCH_RESULTS,
             matched_only=True,
         )

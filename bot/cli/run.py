@@ -128,12 +128,15 @@ def summary(runtime: Runtime, application: Application | None) -> str:  # type: 
 async def _run(runtime: Runtime, once: bool) -> None:
     import asyncio
 
-    from bot.jobs import run_forever, run_once
+    from bot.jobs import TelegramLeader, run_forever, run_once
 
     async with connected(runtime) as (deps, application):
         typer.echo(summary(runtime, application), err=True)
+        # One worker of those sharing the database reads updates and sends (bot.jobs):
+        # the lease is taken here, renewed while running, released on the way out.
+        leader = TelegramLeader(deps)
         if once:
-            report = await run_once(deps, application)
+            report = await run_once(deps, application, leader)
             typer.echo(
                 f"updates: {report.updates}, feeds polled: {len(report.polled)}, "
                 f"new items: {sum(o.new_items for o in report.polled)}, "
@@ -155,7 +158,7 @@ async def _run(runtime: Runtime, once: bool) -> None:
         typer.echo("mcwatch: running; Ctrl-C to stop.", err=True)
         started = loop.time()
         try:
-            await run_forever(deps, application, stop)
+            await run_forever(deps, application, stop, leader)
         finally:
             if menu is not None:
                 menu.cancel()

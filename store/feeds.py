@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,8 +13,6 @@ from bot.errors import StoreError
 from bot.ids import MAX_ROW_ID
 from bot.types import FeedRef
 from store.models import Feed
-
-# Feed ids are an SQL INTEGER (store/migrations 0001): 32 bits on PostgreSQL, which
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,32 +100,104 @@ def claim_due_feeds(
     lease: timedelta,
     include_not_due: bool = False,
     feed_id: int | None = None,
+    limit: int | None = None,
 ) -> list[FeedRef]:
-    """Take the feeds to poll now and push their next poll ``lease`` ahead, so that a
-    second poller (the daemon and a CLI ``poll``) never polls the same feed at once.
-    The poll's result overwrites ``next_poll_at``; a crashed poll retries after the lease.
+    """Take up to ``limit`` feeds to poll now and push their next poll to ``now + lease``,
+    so that no other poller (another worker, a CLI ``poll``) polls them meanwhile.
+
+    The lease lives in ``next_poll_at`` itself: ``now + lease`` is the claim's token,
+    which ``renew_claims`` and ``release_claims`` compare before they touch a row, so
+    they never undo a poll's result (which overwrites ``next_poll_at``) nor a claim
+    another poller took after this one expired. A crashed poller's feeds come due again
+    when the lease ends.
+
+    One ``UPDATE … RETURNING``: on PostgreSQL the rows are picked ``FOR UPDATE SKIP
+    LOCKED``, so concurrent workers split the due feeds instead of queueing on each
+    other's locks; on SQLite the statement takes the write lock at once (a read then a
+    write would fail with SQLITE_BUSY when another writer came between).
     """
     if feed_id is not None and not 1 <= feed_id <= MAX_ROW_ID:
         raise StoreError(f"no feed with id {feed_id}")
     if feed_id is not None:
-        query = select(Feed).where(Feed.id == feed_id)
+        picked = select(Feed.id).where(Feed.id == feed_id)
     else:
-        query = select(Feed).where(col(Feed.enabled))
+        picked = select(Feed.id).where(col(Feed.enabled))
         if not include_not_due:
-            query = query.where(
+            picked = picked.where(
                 or_(col(Feed.next_poll_at).is_(None), col(Feed.next_poll_at) <= now)
             )
     # Healthy feeds first: a failing feed (likely slow or broken) is polled last, so it
     # cannot hold a fetch slot that a healthy feed is waiting for.
-    ordered = query.order_by(col(Feed.failures), col(Feed.id))
-    rows = list(session.exec(ordered.with_for_update(skip_locked=True)))
-    if feed_id is not None and not rows:
+    picked = picked.order_by(col(Feed.failures), col(Feed.id)).limit(limit)
+    claimed = session.execute(
+        update(Feed)
+        .where(col(Feed.id).in_(picked.with_for_update(skip_locked=True).scalar_subquery()))
+        .values(next_poll_at=now + lease)
+        .returning(*_REF_COLUMNS, col(Feed.failures))
+        .execution_options(synchronize_session=False)
+    ).all()
+    if feed_id is not None and not claimed:
         raise StoreError(f"no feed with id {feed_id}")
-    for feed in rows:
-        feed.next_poll_at = now + lease
-        session.add(feed)
-    session.flush()
-    return [as_ref(feed) for feed in rows]
+    # RETURNING follows no order: the order of the pick is restored here.
+    ordered = sorted(claimed, key=lambda row: (row.failures, row.id))
+    return [FeedRef(*row[: len(_REF_COLUMNS)]) for row in ordered]
+
+
+# The columns of a FeedRef, in its field order.
+_REF_COLUMNS = (
+    col(Feed.id),
+    col(Feed.url),
+    col(Feed.etag),
+    col(Feed.last_modified),
+    col(Feed.language),
+    col(Feed.name),
+)
+
+
+def claim_tokens(session: Session, feed_ids: Collection[int]) -> set[datetime]:
+    """The leases ``feed_ids`` are held under now (a poll given feeds another call
+    claimed learns its tokens here)."""
+    if not feed_ids:
+        return set()
+    rows = session.exec(
+        select(Feed.next_poll_at).where(col(Feed.id).in_(list(feed_ids))).distinct()
+    )
+    return {row for row in rows if row is not None}
+
+
+def renew_claims(
+    session: Session, feed_ids: Collection[int], tokens: Collection[datetime], until: datetime
+) -> set[int]:
+    """Extend to ``until`` the claim of the ``feed_ids`` still held under one of
+    ``tokens``; returns the ids renewed (a feed already polled, removed, or taken over
+    by another poller after the lease ran out is left alone)."""
+    if not feed_ids or not tokens:
+        return set()
+    renewed = session.execute(
+        update(Feed)
+        .where(col(Feed.id).in_(list(feed_ids)), col(Feed.next_poll_at).in_(list(tokens)))
+        .values(next_poll_at=until)
+        .returning(col(Feed.id))
+        .execution_options(synchronize_session=False)
+    )
+    return set(renewed.scalars())
+
+
+def release_claims(
+    session: Session, feed_ids: Collection[int], tokens: Collection[datetime], now: datetime
+) -> int:
+    """Give back the claimed feeds a poller will not poll (it is stopping): due at
+    ``now`` for the next poller, instead of waiting out the lease. Returns how many."""
+    if not feed_ids or not tokens:
+        return 0
+    released = session.execute(
+        update(Feed)
+        .where(col(Feed.id).in_(list(feed_ids)), col(Feed.next_poll_at).in_(list(tokens)))
+        .values(next_poll_at=now)
+        .returning(col(Feed.id))
+        .execution_options(synchronize_session=False)
+    )
+    return len(released.all())
 
 
 def as_ref(feed: Feed) -> FeedRef:

@@ -17,14 +17,16 @@ answered 304 are written together (``store_unchanged``). ``poll_iter`` yields on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlmodel import Session
@@ -41,12 +43,17 @@ from bot.match import Matcher
 from bot.text import DEFAULT, describe, failure
 from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match
 from store import deliveries, feeds, items, stories, subscribers, topics
-from store.db import transaction
+from store.db import database_failure, is_outage, transaction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
 
 PER_HOST = 2  # requests at a time to one host: a small outlet's server is not a CDN
-POLL_LEASE = timedelta(minutes=10)  # a claimed feed is not polled by anyone else meanwhile
+# A claimed feed is no other poller's until then; renewed RENEWALS_PER_LEASE times per
+# lease while it is polled, so it only bounds how long a killed worker's feeds wait.
+POLL_LEASE = timedelta(minutes=2)
+RENEWALS_PER_LEASE = 3
 UNCHANGED_BATCH = 200  # 304s written together (a few ms each, alone)
 POOL_MIN_FEEDS = 8  # fewer feeds due: parse and match in a thread, no worker processes
 
@@ -70,9 +77,14 @@ def load_matcher(deps: Deps) -> Matcher:
 
 
 def select_feeds(
-    deps: Deps, *, include_not_due: bool = False, feed_id: int | None = None
+    deps: Deps,
+    *,
+    include_not_due: bool = False,
+    feed_id: int | None = None,
+    limit: int | None = None,
 ) -> list[FeedRef]:
-    """Claim the feeds to poll now (see ``store.feeds.claim_due_feeds``)."""
+    """Claim the feeds to poll now (see ``store.feeds.claim_due_feeds``); ``poll_iter``
+    keeps them claimed while it polls them."""
     with transaction(deps.engine) as session:
         return feeds.claim_due_feeds(
             session,
@@ -80,19 +92,147 @@ def select_feeds(
             lease=POLL_LEASE,
             include_not_due=include_not_due,
             feed_id=feed_id,
+            limit=limit,
         )
 
 
-async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOutcome]:
-    """Poll ``due`` feeds concurrently — at most ``fetch_concurrency`` overall and
-    ``PER_HOST`` per host — and yield each feed's outcome as it completes (the 304s of
-    a big poll by batches of ``UNCHANGED_BATCH``, written together)."""
+class Claims:
+    """The feeds one poll holds and the lease tokens it holds them under
+    (``store.feeds.claim_due_feeds``): claimed in batches, renewed while the poll runs,
+    given back when it stops before polling them.
+
+    Every database call here takes ``store_lock`` (on SQLite a write beside the poll's
+    own store transaction would make that one fail with SQLITE_BUSY) and runs off the
+    event loop; the one running is kept in ``busy``, so that a poll being cancelled can
+    let it finish before it releases what it holds.
+    """
+
+    def __init__(self, deps: Deps, store_lock: asyncio.Lock, lease: timedelta = POLL_LEASE):
+        self.deps, self.store_lock, self.lease = deps, store_lock, lease
+        self.held: set[int] = set()  # claimed, not yet stored
+        # A token is added before its statement runs: a release that comes while it
+        # runs (a shutdown) still recognises the rows it wrote.
+        self.tokens: set[datetime] = set()
+        self.busy: asyncio.Future[Any] | None = None
+
+    async def claim(self, limit: int) -> list[FeedRef]:
+        """Up to ``limit`` due feeds, now held by this poll."""
+        return await self._run(self._claim, limit)
+
+    async def adopt(self, due: Sequence[FeedRef]) -> None:
+        """Hold feeds claimed elsewhere (``select_feeds``, the CLI): their tokens are
+        read back from the store."""
+        await self._run(self._adopt, [feed.id for feed in due])
+
+    async def renew(self) -> None:
+        await self._run(self._renew, list(self.held))
+
+    def done(self, feed_id: int) -> None:
+        """Stored: the poll's result is the feed's schedule now, not the claim."""
+        self.held.discard(feed_id)
+
+    async def release(self) -> int:
+        """Give back what is held and not stored: due at once for the next poller.
+        Waits for the call in progress (a claim's rows are held once it returns)."""
+        if self.busy is not None:
+            await asyncio.wait([self.busy])
+        return await asyncio.to_thread(self._release, list(self.held))
+
+    async def _run(self, call: Callable[..., T], *args: object) -> T:
+        async with self.store_lock:
+            running = asyncio.ensure_future(asyncio.to_thread(call, *args))
+            self.busy = running
+            # Shielded: a cancelled poll stops waiting, the statement still completes
+            # and its outcome is recorded (``release`` waits for it).
+            return await asyncio.shield(running)
+
+    def _claim(self, limit: int) -> list[FeedRef]:
+        now = self.deps.clock.now()
+        self.tokens.add(now + self.lease)
+        with transaction(self.deps.engine) as session:
+            claimed = feeds.claim_due_feeds(session, now, lease=self.lease, limit=limit)
+        self.held.update(feed.id for feed in claimed)
+        return claimed
+
+    def _adopt(self, feed_ids: list[int]) -> None:
+        with transaction(self.deps.engine) as session:
+            self.tokens |= feeds.claim_tokens(session, feed_ids)
+        self.held.update(feed_ids)
+
+    def _renew(self, feed_ids: list[int]) -> None:
+        if not feed_ids:
+            return
+        until = self.deps.clock.now() + self.lease
+        self.tokens.add(until)
+        with transaction(self.deps.engine) as session:
+            feeds.renew_claims(session, feed_ids, list(self.tokens), until)
+        # Whatever this poll still holds is held under ``until`` now; the rows the older
+        # tokens named are stored, removed or someone else's.
+        self.tokens = {until}
+
+    def _release(self, feed_ids: list[int]) -> int:
+        with transaction(self.deps.engine) as session:
+            released = feeds.release_claims(
+                session, feed_ids, list(self.tokens), self.deps.clock.now()
+            )
+        self.held.difference_update(feed_ids)
+        return released
+
+
+async def keep_claimed(claims: Claims, sleep: Sleep) -> None:
+    """Renew the claims of a running poll every ``lease / RENEWALS_PER_LEASE``: a poll
+    may outlast one lease (slow feeds, a big first poll), and a live poller must never
+    see its feeds polled again by another. Runs until cancelled."""
+    every = claims.lease.total_seconds() / RENEWALS_PER_LEASE
+    while True:
+        await sleep(every)
+        try:
+            await claims.renew()
+        except Exception as exc:
+            reason = database_failure(exc, claims.deps.engine.url)
+            if reason is None:  # a bug: said with its traceback, not retried unseen
+                log.exception("poll: renewing the claims failed")
+                raise
+            log.warning("poll: the claims could not be renewed (%s); retrying", reason)
+
+
+async def poll_iter(
+    deps: Deps, due: Sequence[FeedRef], *, sleep: Sleep = asyncio.sleep
+) -> AsyncGenerator[PollOutcome, None]:
+    """Poll ``due`` feeds (claimed by ``select_feeds``) concurrently — at most
+    ``fetch_concurrency`` overall and ``PER_HOST`` per host — and yield each feed's
+    outcome as it completes (the 304s of a big poll by batches of ``UNCHANGED_BATCH``,
+    written together). Their claims are renewed while it runs and given back if it is
+    cancelled; ``sleep`` paces the renewals (tests drive it)."""
     if not due:
         return
-    matcher = load_matcher(deps)
-    pool = _worker_pool(deps, len(due))
-    overall = asyncio.Semaphore(deps.settings.fetch_concurrency)
     store_lock = asyncio.Lock()
+    claims = Claims(deps, store_lock)
+    await claims.adopt(due)
+    # Closed here, not when collected: a caller that stops early (Ctrl-C) gets the
+    # claims of what it did not poll given back at once.
+    polled = _poll_claimed(deps, claims, due, sleep=sleep, batch=None)
+    async with contextlib.aclosing(polled) as run:
+        async for outcome in run:
+            yield outcome
+
+
+async def _poll_claimed(
+    deps: Deps,
+    claims: Claims,
+    first: Sequence[FeedRef],
+    *,
+    sleep: Sleep,
+    batch: int | None,
+) -> AsyncGenerator[PollOutcome, None]:
+    """Poll ``first``, then, with a ``batch`` size, claim more as slots free up (half a
+    batch at a time at least, so that claims are few) until none is due."""
+    matcher = load_matcher(deps)
+    # A full first batch means more are due: a poll big enough for the worker pool.
+    feeds_due = len(first) if batch is None or len(first) < batch else max(batch, POOL_MIN_FEEDS)
+    pool = _worker_pool(deps, feeds_due)
+    overall = asyncio.Semaphore(deps.settings.fetch_concurrency)
+    store_lock = claims.store_lock
     hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(PER_HOST))
     unchanged: list[tuple[FeedRef, FetchResult]] = []
 
@@ -115,7 +255,9 @@ async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOut
         try:
             async with store_lock:
                 outcomes = await asyncio.to_thread(store_unchanged, deps, batch, deps.clock.now())
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # the database's trouble, not these feeds': said once by the caller
             # One feed's bad row must not cost the others their health record: each is
             # stored on its own, as any other outcome.
             log.exception("poll %s", context(status="internal-error", batch=len(batch)))
@@ -130,28 +272,58 @@ async def poll_iter(deps: Deps, due: Sequence[FeedRef]) -> AsyncIterator[PollOut
         return outcomes
 
     def counted(outcome: PollOutcome) -> PollOutcome:
+        claims.done(outcome.feed_id)
         deps.metrics.polled(outcome.status, outcome.new_items, outcome.matched, outcome.queued)
         return outcome
 
+    # Tasks by the order they were claimed in (the order due): with one slot, feeds
+    # are stored in that order.
+    order: dict[asyncio.Future[PollOutcome | tuple[FeedRef, FetchResult]], int] = {}
+    running: set[asyncio.Future[PollOutcome | tuple[FeedRef, FetchResult]]] = set()
+
+    def start(feeds_claimed: Sequence[FeedRef]) -> None:
+        for feed in feeds_claimed:
+            task = asyncio.ensure_future(one(feed))
+            order[task] = len(order)
+            running.add(task)
+
+    renewing = asyncio.ensure_future(keep_claimed(claims, sleep))
+    exhausted = batch is None
     try:
-        # Tasks made in the order due (as_completed would start bare coroutines in set
-        # order): with one slot, feeds are then stored in that order.
-        tasks = [asyncio.ensure_future(one(feed)) for feed in due]
-        for next_done in asyncio.as_completed(tasks):
-            done = await next_done
-            if isinstance(done, PollOutcome):
-                yield counted(done)
-                continue
-            unchanged.append(done)
-            if len(unchanged) >= UNCHANGED_BATCH:
-                for outcome in await flush():
-                    yield counted(outcome)
+        start(first)
+        if batch is not None and len(first) < batch:
+            exhausted = True
+        while running:
+            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running.difference_update(finished)
+            for task in sorted(finished, key=order.__getitem__):
+                done = task.result()
+                if isinstance(done, PollOutcome):
+                    yield counted(done)
+                    continue
+                unchanged.append(done)
+                if len(unchanged) >= UNCHANGED_BATCH:
+                    for outcome in await flush():
+                        yield counted(outcome)
+            if not exhausted and batch is not None and len(running) <= batch // 2:
+                wanted = batch - len(running)
+                more = await claims.claim(wanted)
+                exhausted = len(more) < wanted
+                start(more)
         if unchanged:
             for outcome in await flush():
                 yield counted(outcome)
     finally:
+        renewing.cancel()
+        for task in running:
+            task.cancel()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        if claims.held:  # stopped (a shutdown, Ctrl-C) before polling them all
+            # Shielded: a second cancellation (the loop closing) does not stop the
+            # statement, which asyncio.run's executor shutdown then waits for.
+            released = await asyncio.shield(claims.release())
+            log.info("poll stopped: %d claimed feed(s) given back, due now", released)
 
 
 def _worker_pool(deps: Deps, feeds_due: int) -> ProcessPoolExecutor | None:
@@ -177,10 +349,28 @@ def _worker_pool(deps: Deps, feeds_due: int) -> ProcessPoolExecutor | None:
 
 
 async def poll(
-    deps: Deps, *, include_not_due: bool = False, feed_id: int | None = None
+    deps: Deps,
+    *,
+    include_not_due: bool = False,
+    feed_id: int | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> list[PollOutcome]:
-    due = select_feeds(deps, include_not_due=include_not_due, feed_id=feed_id)
-    return [outcome async for outcome in poll_iter(deps, due)]
+    """Poll what is due (the daemon's tick, ``run --once``): feeds claimed a batch at a
+    time, ``fetch_concurrency`` feeds, more as slots free up, so that workers sharing
+    one database share the work instead of the first taking every due feed. With
+    ``include_not_due`` or ``feed_id``, everything asked for is claimed at once."""
+    if include_not_due or feed_id is not None:
+        due = select_feeds(deps, include_not_due=include_not_due, feed_id=feed_id)
+        return [outcome async for outcome in poll_iter(deps, due, sleep=sleep)]
+    claims = Claims(deps, asyncio.Lock())
+    batch = deps.settings.fetch_concurrency
+    first = await claims.claim(batch)
+    if not first:
+        return []
+    async with contextlib.aclosing(
+        _poll_claimed(deps, claims, first, sleep=sleep, batch=batch)
+    ) as run:
+        return [outcome async for outcome in run]
 
 
 async def ingest(
@@ -226,6 +416,10 @@ async def ingest(
                 store_outcome, deps, feed, result, prepared, error, now
             )
         except Exception as exc:
+            if is_outage(exc):
+                # A full disk or a database gone is not this feed's failure: the poll
+                # stops, its caller says why in one line, the next tick tries again.
+                raise
             # A bug met by one feed (its transaction rolled back) must not end the poll of
             # every other feed, nor fail again unseen at every tick: it is logged with its
             # traceback and becomes this feed's health record, backing off like any error.
@@ -298,12 +492,15 @@ def store_items(
     Returns (new, matched, queued). A matched item that reports a known story joins it:
     subscribers who already had that story get their alert edited ("also reported by"),
     the others get the story once. Stories are decided before anything is written, so
-    the writes are a handful of bulk statements whatever the feed's size.
+    the writes are a handful of bulk statements whatever the feed's size. An unmatched
+    item is in no story: only matched items are candidates to join (``stories.
+    candidates``), so its story could never have been joined nor alerted.
     """
-    stories_of: list[int | None] = [None] * len(fresh)
+    stories_of: list[int | None] = [items.NO_STORY] * len(fresh)
     probes_used: list[dedupe.Fingerprint | None] = [None] * len(fresh)
     joined: set[int] = set()
     if any(matches):
+        stories.lock_story_decisions(session)
         window = dedupe.THRESHOLDS.window
         dated = [item.published for item, found in zip(fresh, matches, strict=True) if found]
         known = dedupe.StoryPool(
@@ -343,6 +540,7 @@ def store_items(
     for item, (item_id, story_id), found in zip(fresh, stored, matches, strict=True):
         if not found:  # most of a feed: nothing to plan (50 readers × 200 items adds up)
             continue
+        assert story_id is not None  # a matched item always has its story
         matched_rows.extend((item_id, match) for match in found)
         if backlog is not None and now - item.published > backlog:
             continue  # an archive, not news: stored and searchable, never alerted

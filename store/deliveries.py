@@ -33,7 +33,8 @@ from sqlmodel import Session, col, select
 
 from bot.types import Alert, DeliveryIntent
 from store import stories
-from store.models import Delivery, Item, ItemTopic, Subscriber, Topic
+from store.models import Delivery, Item, Subscriber
+from store.search import matches_by_item
 
 # The partial indexes' predicates (migration 0005), written as the indexes write them.
 # SQLite uses a partial index only if the query's WHERE holds its predicate term for
@@ -285,31 +286,12 @@ def _alerts(
 ) -> list[Alert]:
     """The leased rows as alerts: their items' matched terms and their stories' other
     sources read in one query each for the whole batch (not two per alert)."""
-    terms = _terms_of(session, {item.id for _, _, item in rows if item.id is not None})
+    found = matches_by_item(session, {item.id for _, _, item in rows if item.id is not None})
+    terms = {item_id: matched for item_id, (_, matched) in found.items()}
     sources = stories.sources_of(session, {delivery.story_id for delivery, _, _ in rows})
     return [
         _alert(delivery, subscriber, item, terms, sources) for delivery, subscriber, item in rows
     ]
-
-
-def _terms_of(session: Session, item_ids: Collection[int]) -> dict[int, tuple[str, ...]]:
-    """Each item's matched terms, once each, in topic order (``store.items.item_terms``
-    for many items)."""
-    found: dict[int, list[str]] = {}
-    if not item_ids:
-        return {}
-    rows = session.exec(
-        select(ItemTopic.item_id, ItemTopic.terms)
-        .join(Topic, col(Topic.id) == col(ItemTopic.topic_id))
-        .where(col(ItemTopic.item_id).in_(list(item_ids)))
-        .order_by(col(ItemTopic.item_id), col(Topic.position))
-    ).all()
-    for item_id, raw in rows:
-        terms = found.setdefault(item_id, [])
-        for term in json.loads(raw):
-            if term not in terms:
-                terms.append(term)
-    return {item_id: tuple(terms) for item_id, terms in found.items()}
 
 
 def _alert(

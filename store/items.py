@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from bot.types import Item as ItemRecord
 from bot.types import Match, StoredItem
 from store.models import Item, ItemTopic, Story, Topic
-from store.search import stored_page
+from store.search import matches_by_item, stored_page
 
 # Bulk writes go to the tables (Core), not through the ORM's bulk layer: same SQL, a
 # fraction of the Python per row (bench/ingest_bench.py).
@@ -206,19 +206,7 @@ def record_matches(
 
 def item_terms(session: Session, item_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(topic slugs, matched terms) of one item, in topic order."""
-    rows = session.exec(
-        select(Topic.slug, ItemTopic.terms)
-        .join(ItemTopic, col(ItemTopic.topic_id) == col(Topic.id))
-        .where(ItemTopic.item_id == item_id)
-        .order_by(col(Topic.position))
-    ).all()
-    slugs = tuple(slug for slug, _ in rows)
-    terms: list[str] = []
-    for _, raw in rows:
-        for term in json.loads(raw):
-            if term not in terms:
-                terms.append(term)
-    return slugs, tuple(terms)
+    return matches_by_item(session, [item_id]).get(item_id, ((), ()))
 
 
 def list_items(

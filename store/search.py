@@ -24,7 +24,8 @@ come in one query (``stored_page``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -132,21 +133,34 @@ def count_since(session: Session, since: datetime | None) -> int:
     return int(session.exec(query).one())
 
 
-def topics_by_item(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """The topic slugs of each item of ``ids`` (in topic order), in one query."""
-    found: dict[int, list[str]] = {item_id: [] for item_id in ids}
-    if not found:
+def matches_by_item(
+    session: Session, item_ids: Collection[int]
+) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """``item_terms`` of many items in one query: (topic slugs, matched terms — once
+    each), in topic order; items that matched nothing are absent."""
+    if not item_ids:
         return {}
     rows = session.exec(
-        select(ItemTopic.item_id, Topic.slug)
+        select(ItemTopic.item_id, Topic.slug, ItemTopic.terms)
         .join(Topic, col(Topic.id) == col(ItemTopic.topic_id))
-        .where(col(ItemTopic.item_id).in_(list(found)))
+        .where(col(ItemTopic.item_id).in_(list(item_ids)))
         .order_by(col(ItemTopic.item_id), col(Topic.position))
-    )
-    for item_id, slug in rows:
-        found[item_id].append(slug)
-    return {item_id: tuple(slugs) for item_id, slugs in found.items()}
+    ).all()
+    slugs: dict[int, list[str]] = {}
+    terms: dict[int, list[str]] = {}
+    for item_id, slug, raw in rows:
+        slugs.setdefault(item_id, []).append(slug)
+        seen = terms.setdefault(item_id, [])
+        for term in json.loads(raw):
+            if term not in seen:
+                seen.append(term)
+    return {item_id: (tuple(slugs[item_id]), tuple(terms[item_id])) for item_id in slugs}
 
+
+def topics_by_item(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The topic slugs of each item of ``ids`` (in topic order), in one query."""
+    found = matches_by_item(session, ids)
+    return {item_id: found[item_id][0] if item_id in found else () for item_id in ids}
 
 def stored_page(session: Session, rows: Sequence[Item]) -> list[StoredItem]:
     """Rows of ``items`` as ``StoredItem``s, their topics read in one query."""

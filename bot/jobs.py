@@ -55,6 +55,7 @@ from bot.deliver.outbox import DeliverReport, deliver_pending
 from bot.deps import Deps
 from bot.errors import McwatchError
 from bot.ingest.pipeline import PollOutcome, poll
+from bot.logs import Tally
 from store import leases, topics
 from store.db import database_failure, transaction
 
@@ -343,40 +344,16 @@ async def run_forever(
         await leader.release()
 
 
-@dataclass
-class SkippedTicks:
+def skipped_ticks(now: Callable[[], float] = time.monotonic) -> Tally:
     """Ticks APScheduler skipped because the previous one of the kind still ran (a long
     poll, a slow Telegram): normal under load, and worth one INFO line with figures per
-    ``every`` seconds, not a WARNING per skip (APScheduler's own, silenced in bot.logs).
-    """
-
-    every: float = 600.0
-    now: Callable[[], float] = field(default=time.monotonic)
-    counts: dict[str, int] = field(default_factory=dict)
-    since: float = 0.0  # start of the figures being counted
-    last: float | None = None  # the last skip
-
-    def record(self, job_id: str) -> None:
-        now = self.now()
-        quiet = self.last is None or now - self.last >= self.every
-        self.last = now
-        if quiet:  # the first skip after a quiet while: said at once, figures follow
-            log.info(
-                "a %s tick was skipped: the previous one still ran (figures every %.0f min)",
-                job_id,
-                self.every / 60,
-            )
-            self.counts, self.since = {}, now
-            return
-        self.counts[job_id] = self.counts.get(job_id, 0) + 1
-        if now - self.since >= self.every:
-            figures = ", ".join(f"{job} {n}" for job, n in sorted(self.counts.items()))
-            log.info(
-                "ticks skipped while the previous one still ran, in %.0f min: %s",
-                (now - self.since) / 60,
-                figures,
-            )
-            self.counts, self.since = {}, now
+    10 minutes, not a WARNING per skip (APScheduler's own, silenced in bot.logs)."""
+    return Tally(
+        log,
+        first="a {key} tick was skipped: the previous one still ran (figures every {minutes} min)",
+        figures="ticks skipped while the previous one still ran, in {minutes} min: {figures}",
+        now=now,
+    )
 
 
 async def _run_ticks(
@@ -416,7 +393,7 @@ async def _run_ticks(
     )
     from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 
-    skipped = SkippedTicks()
+    skipped = skipped_ticks()
     scheduler.add_listener(
         lambda event: (
             skipped.record(event.job_id) if isinstance(event, JobSubmissionEvent) else None

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 REDACTED = "<token>"
@@ -122,3 +124,39 @@ def context(**fields: object) -> str:
 def _value(value: object) -> str:
     text = str(value)
     return f'"{text}"' if not text or any(c.isspace() for c in text) else text
+
+
+@dataclass
+class Tally:
+    """Something normal under load — a tick skipped because the last one still ran,
+    Telegram answering 429 — said once, at INFO, when it starts after a quiet while,
+    then as one line of figures per ``every`` seconds: never a line (nor a WARNING, nor
+    a traceback) per event.
+
+    ``first`` is formatted with ``key`` and ``minutes``; ``figures`` with ``minutes``
+    and ``figures`` ("deliver 300, poll 20": the counts by key since the last line).
+    """
+
+    logger: logging.Logger
+    first: str
+    figures: str
+    every: float = 600.0
+    now: Callable[[], float] = field(default=time.monotonic)
+    counts: dict[str, int] = field(default_factory=dict)
+    since: float = 0.0  # start of the figures being counted
+    last: float | None = None  # the last event
+
+    def record(self, key: str) -> None:
+        now = self.now()
+        quiet = self.last is None or now - self.last >= self.every
+        self.last = now
+        if quiet:  # the first event after a quiet while: said at once, figures follow
+            self.logger.info(self.first.format(key=key, minutes=f"{self.every / 60:.0f}"))
+            self.counts, self.since = {}, now
+            return
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if now - self.since >= self.every:
+            figures = ", ".join(f"{name} {n}" for name, n in sorted(self.counts.items()))
+            minutes = f"{(now - self.since) / 60:.0f}"
+            self.logger.info(self.figures.format(minutes=minutes, figures=figures))
+            self.counts, self.since = {}, now

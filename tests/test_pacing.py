@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import pytest
 
 from bot.deliver.pacing import Limits, Pacer
+from bot.deliver.send_policy import QUEUED
+from bot.errors import RetryLater
 
 
 def test_private_chat_gets_one_message_per_second() -> None:
@@ -60,3 +65,42 @@ def test_console_mode_never_waits_for_telegrams_pacing(token: str | None, waits:
             return found
 
     assert any(d > 0 for d in asyncio.run(delays())) is waits
+
+
+def test_429s_are_one_info_line_then_figures_per_ten_minutes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 429 is Telegram's flood control doing its job, obeyed: said once at INFO when it
+    starts, then one line of figures per 10 minutes, never a line (or an ERROR with its
+    traceback) per answer."""
+    clock = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    pacer = Pacer(now=lambda: clock[0], sleep=sleep)
+    answers = iter([RetryLater("429", 2.0), None] * 400)
+
+    async def send() -> str:
+        if (error := next(answers)) is not None:
+            raise error
+        return "sent"
+
+    async def busy_for_21_minutes() -> None:
+        chat = 0
+        while clock[0] < 1260:
+            chat = chat + 1 if chat < 5 else -1  # five private chats and one group
+            assert await pacer.send(chat, send, QUEUED) == "sent"
+            clock[0] += 3
+
+    with caplog.at_level(logging.INFO, logger="bot.deliver.pacing"):
+        asyncio.run(busy_for_21_minutes())
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.deliver.pacing"]
+    assert lines[0] == (
+        "Telegram asked to slow down (429 in a private chat); its retry_after is obeyed "
+        "(figures every 10 min)"
+    )
+    assert len(lines) == 3  # the first, then figures at 10 and 20 minutes
+    assert all(line.startswith("Telegram's 429s in 10 min: group ") for line in lines[1:])
+    assert "private chat " in lines[1]
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "bot.deliver.pacing")

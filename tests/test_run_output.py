@@ -184,10 +184,10 @@ def test_a_failing_command_menu_is_retried_and_the_daemon_goes_on(
 def test_skipped_ticks_are_one_info_line_with_figures_per_ten_minutes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from bot.jobs import SkippedTicks
+    from bot.jobs import skipped_ticks
 
     clock = [0.0]
-    skipped = SkippedTicks(now=lambda: clock[0])
+    skipped = skipped_ticks(now=lambda: clock[0])
     with caplog.at_level(logging.INFO, logger="bot.jobs"):
         for second in range(0, 1300, 2):  # a deliver tick skipped every 2 s for 21 min
             clock[0] = float(second)

@@ -14,6 +14,7 @@ one function through which alerts, edits, digest parts and command replies reach
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,9 @@ from typing import TypeVar
 
 from bot.deliver.send_policy import REPLIES, Retries, retry_delay
 from bot.errors import RetryLater
+from bot.logs import Tally
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -48,6 +52,21 @@ class Pacer:
     _overall: deque[float] = field(default_factory=deque)
     _blocked_until: dict[int, float] = field(default_factory=dict)
     _all_blocked_until: float = 0.0
+    # Telegram's 429s, said once and then as figures per 10 minutes (issue 14: logged as
+    # ERROR with a traceback each, before): each one is obeyed, none is a failure.
+    throttles: Tally = field(
+        default_factory=lambda: Tally(
+            log,
+            first=(
+                "Telegram asked to slow down (429 in a {key}); its retry_after is obeyed "
+                "(figures every {minutes} min)"
+            ),
+            figures="Telegram's 429s in {minutes} min: {figures}",
+        )
+    )
+
+    def __post_init__(self) -> None:
+        self.throttles.now = self.now  # the figures run on the pacer's clock
 
     def delay(self, chat_id: int, at: float) -> float:
         """Seconds to wait before sending to ``chat_id`` at time ``at``."""
@@ -110,6 +129,7 @@ class Pacer:
             except RetryLater as exc:
                 if not exc.backoff:  # a 429: Telegram's own retry_after
                     self.hold(chat_id, exc.retry_after)
+                    self.throttles.record("group" if chat_id < 0 else "private chat")
                     if throttled is not None:
                         throttled()
                 delay = retry_delay(retries, attempt, exc, waited)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
 from bot.deliver.digest import DigestReader
@@ -110,12 +111,29 @@ def lease_digests(session: Session, now: datetime, *, lease: timedelta) -> list[
         .order_by(col(Digest.id))
         .with_for_update(skip_locked=True, of=Digest)
     ).all()
+    if not rows:
+        return []
+    until = now + lease
+    # Conditional, as an alert's lease (store.deliveries.lease_deliveries): on SQLite
+    # the SELECT holds no lock, and a second sender (`digest --send` beside a daemon)
+    # may have read the same rows; only those still due when this runs are ours.
+    taken = set(
+        session.scalars(
+            update(Digest)
+            .where(col(Digest.id).in_([digest.id for digest, _ in rows]), due)
+            .values(status="sending", leased_until=until, attempts=col(Digest.attempts) + 1)
+            .returning(col(Digest.id))
+            .execution_options(synchronize_session=False)
+        )
+    )
     leased = []
     for digest, sub in rows:
         assert digest.id is not None and digest.period_start and digest.period_end
-        digest.status, digest.leased_until = "sending", now + lease
-        digest.attempts += 1
-        session.add(digest)
+        if digest.id not in taken:
+            continue
+        set_committed_value(digest, "status", "sending")
+        set_committed_value(digest, "leased_until", until)
+        set_committed_value(digest, "attempts", digest.attempts + 1)
         leased.append(
             LeasedDigest(
                 digest.id,
@@ -130,8 +148,23 @@ def lease_digests(session: Session, now: datetime, *, lease: timedelta) -> list[
                 digest.parts_sent,
             )
         )
-    session.flush()
     return leased
+
+
+def release_digests(session: Session, digest_ids: Sequence[int]) -> int:
+    """The sender stops (shutdown): its digests still ``sending`` go back to ``queued``,
+    due now, so the next start resumes them (after the parts already recorded as sent)
+    instead of waiting out the lease. Returns how many were released."""
+    if not digest_ids:
+        return 0
+    released = session.scalars(
+        update(Digest)
+        .where(col(Digest.id).in_(list(digest_ids)), col(Digest.status) == "sending")
+        .values(status="queued", leased_until=None)
+        .returning(col(Digest.id))
+        .execution_options(synchronize_session=False)
+    ).all()
+    return len(released)
 
 
 def record_digest_part(session: Session, digest_id: int, parts_sent: int) -> None:

@@ -23,7 +23,7 @@ from bot.deliver.digest_job import digest_tick
 from bot.deliver.outbox import deliver_pending
 from bot.deliver.pacing import Limits, Pacer
 from bot.types import DeliveryIntent, Item, Match, SendReceipt
-from store import deliveries, feeds, items, stories, subscribers, topics
+from store import deliveries, digests, feeds, items, stories, subscribers, topics
 from store.db import transaction
 from store.feeds import NewFeed
 from store.models import Delivery, Digest, Story, Subscriber
@@ -418,3 +418,152 @@ def test_one_digest_at_a_time_is_slow_on_the_same_clock(
     digest_round(engine, 5, clock)
     sender = DigestSender()
     assert run_round(engine, clock, sender, 5) >= 5 and sender.most == 1
+
+
+@dataclass
+class HangingPhotoSender(RecordingSender):
+    """Sends at once, except the chart to ``hang``: that send begins and never ends (a
+    shutdown comes first). ``ready``: it began, and ``others`` charts were sent."""
+
+    hang: int = 0
+    others: int = 0
+    begun: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:
+        if chat_id == self.hang:
+            self.begun = True
+            self._check()
+            await asyncio.Event().wait()
+        receipt = await super().send_photo(chat_id, png, caption)
+        self._check()
+        return receipt
+
+    def _check(self) -> None:
+        if self.begun and len(self.photos) >= self.others:
+            self.ready.set()
+
+
+def test_a_shutdown_gives_back_the_digests_it_leased_and_did_not_finish(engine: Engine) -> None:
+    """SIGTERM mid-round: the finished digest stays sent; the one whose chart was in
+    flight goes back to the queue at once, its first part recorded, and the next start
+    sends only what is left of it (the chart), without waiting out the 10-minute lease."""
+    clock = FixedClock(NOW.replace(hour=7, minute=30))
+    digest_round(engine, 2, clock)
+    sender = HangingPhotoSender(hang=101, others=1)
+
+    async def go() -> None:
+        async with deps_for(engine, clock, sender) as deps:
+            task = asyncio.create_task(digest_tick(deps))
+            await sender.ready.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(go())
+
+    def states() -> dict[int, tuple[str, int, datetime | None]]:
+        with transaction(engine) as session:
+            rows = session.exec(select(Digest, Subscriber).join(Subscriber)).all()
+            return {s.chat_id: (d.status, d.parts_sent, d.leased_until) for d, s in rows}
+
+    after = states()
+    assert after[101] == ("queued", 1, None)  # back at once, its message recorded
+    # The finished one: closed as sent, or (the shutdown came between its last part and
+    # its close) put back with every part recorded — either way nothing is sent again.
+    assert after[100] in {("sent", 2, None), ("queued", 2, None)}
+    again = RecordingSender()
+
+    async def restart() -> None:
+        async with deps_for(engine, clock, again) as deps:
+            await digest_tick(deps)
+
+    asyncio.run(restart())
+    assert again.sent == [] and [chat for chat, *_ in again.photos] == [101]
+    assert {chat: state[0] for chat, state in states().items()} == {100: "sent", 101: "sent"}
+
+
+@contextmanager
+def rival_before_the_lease(engine: Engine, rival: Callable[[], object]) -> Iterator[None]:
+    """Run ``rival`` — a second sender leasing — the moment the first is about to write
+    its lease, after its SELECT: the interleaving two processes meet on SQLite, where that
+    SELECT holds no lock (on PostgreSQL FOR UPDATE SKIP LOCKED keeps the rival off)."""
+    fired: list[bool] = []
+
+    def before(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if not fired and statement.lstrip().upper().startswith("UPDATE"):
+            fired.append(True)
+            if engine.dialect.name == "sqlite":
+                rival()
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert fired
+
+
+def test_two_senders_never_lease_one_alert(engine: Engine) -> None:
+    """The lease is conditional: rows another sender leased between this one's SELECT
+    and its UPDATE are not taken again (two senders on SQLite sent 200 duplicates to 300
+    chats before)."""
+    clock = FixedClock(NOW)
+    for chat in range(3):
+        reader = add_subscriber(engine, 300 + chat, clock)
+        with transaction(engine) as session:
+            row = items.add_item(
+                session, None, "A", Item(f"r{chat}", f"Dépêche {chat}", None, "", NOW, "fr"), NOW
+            )
+            assert row.id and row.story_id
+            deliveries.queue_alerts(
+                session, row.story_id, [DeliveryIntent(reader, row.id, ())], NOW
+            )
+    rival: list[int] = []
+    other = make_engine_like(engine)
+
+    def lease_elsewhere() -> None:
+        with transaction(other) as session:
+            rival.extend(a.delivery_id for a in deliveries.lease_deliveries(session, NOW))
+
+    with rival_before_the_lease(engine, lease_elsewhere), transaction(engine) as session:
+        ours = [a.delivery_id for a in deliveries.lease_deliveries(session, NOW)]
+    assert sorted(ours + rival) == sorted(set(ours + rival)) and len(ours + rival) == 3
+    if engine.dialect.name == "sqlite":
+        assert rival and not ours  # the rival won them all; none is leased twice
+    with transaction(engine) as session:
+        attempts = session.exec(select(Delivery.attempts)).all()
+    assert attempts == [1, 1, 1]
+
+
+def test_two_senders_never_lease_one_digest(engine: Engine) -> None:
+    clock = FixedClock(NOW.replace(hour=7, minute=30))
+    digest_round(engine, 3, clock)
+
+    async def queue() -> None:
+        async with deps_for(engine, clock, RecordingSender()) as deps:
+            digest_job.queue_due_digests(deps)
+
+    asyncio.run(queue())
+    rival: list[int] = []
+    other = make_engine_like(engine)
+    lease = timedelta(minutes=10)
+
+    def lease_elsewhere() -> None:
+        with transaction(other) as session:
+            rival.extend(
+                d.digest_id for d in digests.lease_digests(session, clock.now(), lease=lease)
+            )
+
+    with rival_before_the_lease(engine, lease_elsewhere), transaction(engine) as session:
+        ours = [d.digest_id for d in digests.lease_digests(session, clock.now(), lease=lease)]
+    assert len(ours + rival) == len(set(ours + rival)) == 3
+    with transaction(engine) as session:
+        assert session.exec(select(Digest.attempts)).all() == [1, 1, 1]
+
+
+def make_engine_like(engine: Engine) -> Engine:
+    """A second process's engine on the same database."""
+    from store.db import make_engine
+
+    return make_engine(engine.url.render_as_string(hide_password=False))

@@ -194,13 +194,29 @@ async def digest_tick(deps: Deps) -> list[DigestPlan]:
     shared = DigestRound()
     in_flight = asyncio.Semaphore(DIGESTS_IN_FLIGHT)
     planning = asyncio.Semaphore(DIGESTS_PLANNED)
+    unclosed = {digest.digest_id for digest in leased}
 
     async def serve(digest: LeasedDigest) -> DigestPlan | None:
         async with in_flight:
-            return await serve_digest(deps, digest, shared, planning)
+            plan = await serve_digest(deps, digest, shared, planning)
+        unclosed.discard(digest.digest_id)
+        return plan
 
-    served = await asyncio.gather(*(serve(digest) for digest in leased))
+    try:
+        served = await asyncio.gather(*(serve(digest) for digest in leased))
+    except asyncio.CancelledError:
+        # The shutdown: what was leased and not closed goes back to the queue, due now,
+        # to resume after its recorded parts at the next start, not after the lease.
+        if unclosed:
+            released = await write(_release_digests, deps, sorted(unclosed))
+            log.info("shutdown: %d leased digests put back in the queue", released)
+        raise
     return [plan for plan in served if plan is not None]
+
+
+def _release_digests(deps: Deps, digest_ids: list[int]) -> int:
+    with transaction(deps.engine) as session:
+        return digests.release_digests(session, digest_ids)
 
 
 def _lease_digests(deps: Deps) -> list[LeasedDigest]:

@@ -203,6 +203,8 @@ PIECES = [
 def _verdicts(matcher: Matcher, doc: MatchInput) -> tuple[set[str], set[str]]:
     fast = {m.slug for m in matcher.match(doc)}
     full = {t.slug for t in matcher.explain(doc).topics if t.matched}
+    # ``matches`` (backtests, searches) decides as ``match`` does, fallback included.
+    assert matcher.matches(doc) == bool(fast)
     return fast, full
 
 

@@ -111,7 +111,7 @@ def matching_pages(
             session, condition, since=since, matched_only=matched_only, first_page=first_page
         )
         for page in pages:
-            hits = [i for i in page if matcher.match(MatchInput(i.title, i.summary, i.language))]
+            hits = [i for i in page if matcher.matches(MatchInput(i.title, i.summary, i.language))]
             yield Page(len(page), hits)
 
 

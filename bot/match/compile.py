@@ -416,29 +416,49 @@ class Matcher:
 
     def match(self, doc: MatchInput) -> tuple[Match, ...]:
         """The topics ``doc`` belongs to, in rule order (see the module's guarantees)."""
-        if self._gate is not None and not self._gate.sides_possible(self._item_pids(doc)):
+        decided = self._decide(doc)
+        if decided is None:
             return ()
+        scan, verdict, topic_scan, kept, fallback = decided
+        spelling = _Spelling(scan)
+        evidence = verdict.evidence if verdict is not None else ""
+        matches = [
+            Match(topic.slug, self._terms(topic_scan, topic.node, verdict, spelling), evidence)
+            for topic in kept
+        ]
+        if fallback:
+            assert self._fallback is not None and verdict is not None
+            link = spelling.terms(sorted(set(verdict.link)))
+            matches.append(Match(self._fallback, link, evidence))
+        return tuple(matches)
+
+    def matches(self, doc: MatchInput) -> bool:
+        """``bool(match(doc))`` without spelling out the matched terms, a third of the
+        cost: what a backtest or a search asks of each of thousands of candidates."""
+        decided = self._decide(doc)
+        return decided is not None and (bool(decided[3]) or decided[4])
+
+    def _decide(
+        self, doc: MatchInput
+    ) -> tuple[Scan, GateVerdict | None, Scan, list[_Topic], bool] | None:
+        """(scan, the gate's verdict, the topics' scan, the topics kept, whether the
+        fallback claims it), or None when the gate turns ``doc`` away."""
+        if self._gate is not None and not self._gate.sides_possible(self._item_pids(doc)):
+            return None
         scan = self.scan(doc)
         verdict: GateVerdict | None = None
         if self._gate is not None:
             if not self._gate.may_pass(scan):
-                return ()
+                return None
             verdict = self._gate.judge(scan)
             if not verdict.passed:
-                return ()
-        matches: list[Match] = []
-        spelling = _Spelling(scan)
-        evidence = verdict.evidence if verdict is not None else ""
+                return None
         topic_scan = self._topic_scan(scan)
         kept, _ = self._weigh(topic_scan)
-        for topic in kept:
-            terms = self._terms(topic_scan, topic.node, verdict, spelling)
-            matches.append(Match(topic.slug, terms, evidence))
-        if not matches and verdict is not None and self._claims_fallback(topic_scan, verdict):
-            assert self._fallback is not None
-            link = spelling.terms(sorted(set(verdict.link)))
-            matches.append(Match(self._fallback, link, evidence))
-        return tuple(matches)
+        fallback = (
+            not kept and verdict is not None and self._claims_fallback(topic_scan, verdict)
+        )
+        return scan, verdict, topic_scan, kept, fallback
 
     def _claims_fallback(self, scan: Scan, verdict: GateVerdict) -> bool:
         """The fallback's own rule (its words of cooperation) holds in the title or in

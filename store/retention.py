@@ -24,14 +24,17 @@ matched items are candidates, ``store.stories.candidates``), so it goes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Delete,
     Engine,
+    Row,
     Table,
     bindparam,
     delete,
@@ -96,29 +99,18 @@ def release_unmatched_stories(
     """Detach unmatched items from stories that have no alert, and delete the stories
     left empty (one pass over ``items`` by id)."""
     released = 0
-    after = 0
-    while True:
-        with transaction(engine) as session:
-            rows = session.execute(
-                select(_ITEM.c.id, _ITEM.c.story_id)
-                .where(
-                    _ITEM.c.id > after,
-                    _ITEM.c.story_id.is_not(None),
-                    ~exists().where(_ITEM_TOPIC.c.item_id == _ITEM.c.id),
-                    ~exists().where(_DELIVERY.c.story_id == _ITEM.c.story_id),
-                )
-                .order_by(_ITEM.c.id)
-                .limit(batch)
-            ).all()
-            if not rows:
-                break
-            after = rows[-1][0]
-            session.execute(
-                update(_ITEM).where(_ITEM.c.id.in_([r[0] for r in rows])).values(story_id=None)
-            )
-            released += _drop_empty_stories(session, {r[1] for r in rows})
-            if dry_run:
-                session.rollback()
+    alone = (
+        _ITEM.c.story_id.is_not(None),
+        ~exists().where(_ITEM_TOPIC.c.item_id == _ITEM.c.id),
+        ~exists().where(_DELIVERY.c.story_id == _ITEM.c.story_id),
+    )
+    for session, rows in _item_batches(engine, alone, batch):
+        session.execute(
+            update(_ITEM).where(_ITEM.c.id.in_([r[0] for r in rows])).values(story_id=None)
+        )
+        released += _drop_empty_stories(session, {r[1] for r in rows})
+        if dry_run:
+            session.rollback()
     return Pruned(released=released)
 
 
@@ -131,25 +123,35 @@ def _prune_items(engine: Engine, before: datetime, dry_run: bool, batch: int) ->
         ~exists().where(_DELIVERY.c.story_id == _ITEM.c.story_id),
     )
     items = stories = 0
+    for session, rows in _item_batches(engine, unmatched, batch):
+        items += _deleted(
+            session, delete(_ITEM).where(_ITEM.c.id.in_([r[0] for r in rows]), *unmatched)
+        )
+        stories += _drop_empty_stories(session, {r[1] for r in rows if r[1] is not None})
+        if dry_run:
+            session.rollback()
+    return items, stories
+
+
+def _item_batches(
+    engine: Engine, conditions: tuple[ColumnElement[bool], ...], batch: int
+) -> Iterator[tuple[Session, Sequence[Row[Any]]]]:
+    """(id, story id) of the items meeting ``conditions``, ``batch`` at a time by id,
+    each batch in a transaction of its own (committed when the caller asks for the next):
+    a prune never holds the write lock for long."""
     after = 0
     while True:
         with transaction(engine) as session:
             rows = session.execute(
                 select(_ITEM.c.id, _ITEM.c.story_id)
-                .where(_ITEM.c.id > after, *unmatched)
+                .where(_ITEM.c.id > after, *conditions)
                 .order_by(_ITEM.c.id)
                 .limit(batch)
             ).all()
             if not rows:
-                break
+                return
             after = rows[-1][0]
-            items += _deleted(
-                session, delete(_ITEM).where(_ITEM.c.id.in_([r[0] for r in rows]), *unmatched)
-            )
-            stories += _drop_empty_stories(session, {r[1] for r in rows if r[1] is not None})
-            if dry_run:
-                session.rollback()
-    return items, stories
+            yield session, rows
 
 
 def _prune_alerts(

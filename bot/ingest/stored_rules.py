@@ -39,8 +39,9 @@ def _parsed_lexicon(stored: str, gate: bool) -> Lexicon:
     """Parsing the seeded lexicon (≈5,000 terms) takes ~100 ms, a third of what a search
     may take (issue 14): a lexicon is immutable, so one parse serves every search until
     the stored text changes."""
-    lexicon = Lexicon.from_mapping(json.loads(stored))
-    return lexicon if gate else Lexicon(aliases=lexicon.aliases)
+    if not gate:  # the alias sets of the one parse, not a second parse
+        return Lexicon(aliases=_parsed_lexicon(stored, True).aliases)
+    return Lexicon.from_mapping(json.loads(stored))
 
 
 def stored_rules(

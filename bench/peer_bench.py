@@ -162,24 +162,36 @@ class Farm:
             def log_message(self, *args: object) -> None:
                 pass
 
-        # Outlets are many hosts: one server per loopback address, the feeds dealt out
-        # among them (both readers limit requests per host).
-        self.servers = [
-            http.server.ThreadingHTTPServer((f"127.0.0.{n}", 0), Handler)
-            for n in range(1, HOSTS + 1)
-        ]
-        for server in self.servers:
-            server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.urls = [
-            "http://{}:{}{}".format(*self.servers[i % HOSTS].server_address[:2], path)
-            for i, path in enumerate(files)
-        ]
+        self.servers, self.urls = serve_on_loopback(Handler, list(files))
 
     def close(self) -> None:
-        for server in self.servers:
-            server.shutdown()
-            server.server_close()
+        close_servers(self.servers)
+
+
+def serve_on_loopback(
+    handler: type[http.server.BaseHTTPRequestHandler], paths: list[str]
+) -> tuple[list[http.server.ThreadingHTTPServer], list[str]]:
+    """Outlets are many hosts: one server per loopback address (``HOSTS``), the paths
+    dealt out among them (feed readers limit requests per host). Returns the servers,
+    serving in threads, and each path's URL."""
+    servers = [
+        http.server.ThreadingHTTPServer((f"127.0.0.{n}", 0), handler)
+        for n in range(1, HOSTS + 1)
+    ]
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    urls = [
+        "http://{}:{}{}".format(*servers[i % HOSTS].server_address[:2], path)
+        for i, path in enumerate(paths)
+    ]
+    return servers, urls
+
+
+def close_servers(servers: list[http.server.ThreadingHTTPServer]) -> None:
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, func, text  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
-from bench.peer_bench import lorem  # noqa: E402
+from bench.peer_bench import close_servers, lorem, serve_on_loopback  # noqa: E402
 from store.db import make_engine, transaction  # noqa: E402
 from store.models import Delivery, Feed  # noqa: E402
 from tests.support.botapi import BotApi  # noqa: E402
@@ -165,23 +165,11 @@ class Farm:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.servers = [
-            http.server.ThreadingHTTPServer((f"127.0.0.{n}", 0), Handler)
-            for n in range(1, HOSTS + 1)
-        ]
-        for server in self.servers:
-            server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.urls = [
-            "http://{}:{}{}".format(*self.servers[i % HOSTS].server_address[:2], path)
-            for i, path in enumerate(files)
-        ]
+        self.servers, self.urls = serve_on_loopback(Handler, list(files))
         self.paths = list(files)
 
     def close(self) -> None:
-        for server in self.servers:
-            server.shutdown()
-            server.server_close()
+        close_servers(self.servers)
 
 
 @dataclass

@@ -171,16 +171,7 @@ def renew_claims(
     """Extend to ``until`` the claim of the ``feed_ids`` still held under one of
     ``tokens``; returns the ids renewed (a feed already polled, removed, or taken over
     by another poller after the lease ran out is left alone)."""
-    if not feed_ids or not tokens:
-        return set()
-    renewed = session.execute(
-        update(Feed)
-        .where(col(Feed.id).in_(list(feed_ids)), col(Feed.next_poll_at).in_(list(tokens)))
-        .values(next_poll_at=until)
-        .returning(col(Feed.id))
-        .execution_options(synchronize_session=False)
-    )
-    return set(renewed.scalars())
+    return _move_claims(session, feed_ids, tokens, until)
 
 
 def release_claims(
@@ -188,16 +179,24 @@ def release_claims(
 ) -> int:
     """Give back the claimed feeds a poller will not poll (it is stopping): due at
     ``now`` for the next poller, instead of waiting out the lease. Returns how many."""
+    return len(_move_claims(session, feed_ids, tokens, now))
+
+
+def _move_claims(
+    session: Session, feed_ids: Collection[int], tokens: Collection[datetime], to: datetime
+) -> set[int]:
+    """Set ``next_poll_at`` to ``to`` for the feeds still claimed under one of ``tokens``
+    (a claim's token is the ``next_poll_at`` it wrote); the ids moved."""
     if not feed_ids or not tokens:
-        return 0
-    released = session.execute(
+        return set()
+    moved = session.execute(
         update(Feed)
         .where(col(Feed.id).in_(list(feed_ids)), col(Feed.next_poll_at).in_(list(tokens)))
-        .values(next_poll_at=now)
+        .values(next_poll_at=to)
         .returning(col(Feed.id))
         .execution_options(synchronize_session=False)
     )
-    return len(released.all())
+    return set(moved.scalars())
 
 
 def as_ref(feed: Feed) -> FeedRef:

@@ -235,14 +235,10 @@ def list_items(
     return stored_page(session, list(session.exec(query.options(_NO_WORDS).limit(limit))))
 
 
-def _stored(session: Session, row: Item) -> StoredItem:
-    return stored_page(session, [row])[0]
-
-
 def get_item(session: Session, item_id: int) -> StoredItem | None:
     """One stored item, or None."""
     row = session.get(Item, item_id)
-    return None if row is None else _stored(session, row)
+    return None if row is None else stored_page(session, [row])[0]
 
 
 def story_members(session: Session, story_id: int) -> list[StoredItem]:

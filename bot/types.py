@@ -86,6 +86,9 @@ class Item:
     language: str  # "fr" | "en" | "other"
     author: str | None = None
     outlet: str | None = None  # the outlet that published it, when not the feed itself
+    # The words the search index keeps (bot.match.prefilter.search_text): computed by
+    # ``prepare``, in the worker processes; None: the writer computes them.
+    words: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

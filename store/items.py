@@ -10,6 +10,7 @@ from sqlalchemy import func, insert
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from bot.match.prefilter import search_text
 from bot.types import Item as ItemRecord
 from bot.types import Match, StoredItem
 from store.models import Item, ItemTopic, Story, Topic
@@ -160,6 +161,7 @@ def add_items(
             "published": r.published,
             "fetched_at": now,
             "story_id": story,
+            "search_text": r.words if r.words is not None else search_text(r.title, r.summary),
         }
         for r, story in zip(records, resolved, strict=True)
     ]

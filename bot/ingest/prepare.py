@@ -24,6 +24,7 @@ from bot.ingest.dedupe import Fingerprint, fingerprint
 from bot.ingest.normalize import normalize_entry
 from bot.ingest.parse import parse_feed
 from bot.match import Lexicon, Matcher, compile_rules
+from bot.match.prefilter import search_text
 from bot.text import failure
 from bot.types import Item, Match, MatchInput, ParsedFeed, TopicRule
 
@@ -60,7 +61,9 @@ def prepare(
     for raw in parsed.entries:
         item = normalize_entry(raw, now=now, feed_language=feed_language or parsed.language)
         unique.setdefault(item.identity, item)
-    items = tuple(unique.values())
+    # The index's words here, not in the writer: parallel in the workers, and off the
+    # one write transaction (≈0.08 ms an item).
+    items = tuple(replace(i, words=search_text(i.title, i.summary)) for i in unique.values())
     matches = tuple(matcher.match(MatchInput(i.title, i.summary, i.language)) for i in items)
     fingerprints = tuple(
         fingerprint(0, None, i.title, i.summary, i.language, i.published) if found else None

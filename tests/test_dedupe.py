@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.ingest.dedupe import THRESHOLDS, choose_story, features, fingerprint
+from bot.ingest.dedupe import THRESHOLDS, choose_story, features, fingerprint, why_same_story
 
 CORPUS = Path(__file__).parent / "data" / "corpus.yaml"
 
@@ -210,3 +210,34 @@ def test_figures_read_apart_from_separators_and_units() -> None:
     assert {"100:mw", "55:m", "@12-15"} <= probe.figures
     assert "200000" in probe.anchors and "000" not in probe.anchors
     assert "15" not in probe.anchors
+
+
+def test_different_regions_firms_and_weekdays_are_different_events() -> None:
+    def probe(item_id: int, title: str, summary: str) -> Any:
+        return fingerprint(item_id, None, title, summary, "fr", T0)
+
+    gouina = probe(1, "Barrage de Gouina : la centrale chinoise tourne à plein", "")
+    kenie = probe(2, "Barrage de Kénié : un consortium chinois retenu", "")
+    assert gouina.regions == {"Kayes"} and kenie.regions == {"Koulikoro"}
+    assert choose_story(kenie, [replace(gouina, story_id=1)]) is None
+    # a town of the region and the region itself meet
+    town = probe(3, "Kéniéba : trois ressortissants chinois enlevés", "")
+    region = probe(4, "Trois Chinois enlevés dans la région de Kayes", "")
+    assert town.regions == region.regions == {"Kayes"}
+    ganfeng = probe(5, "Lithium : Ganfeng obtient un permis d'exportation", "")
+    kodal = probe(6, "Lithium : Kodal et Hainan Mining obtiennent un permis d'exportation", "")
+    assert "different firms" in why_same_story(ganfeng, kodal)
+    site = "Des Chinois enlevés sur un site aurifère"
+    tuesday = probe(7, site, "L'attaque a eu lieu mardi soir.")
+    thursday = probe(8, site, "L'attaque a eu lieu jeudi soir.")
+    friday = probe(9, "Chinese workers kidnapped at gold site", "Gunmen struck on Friday.")
+    assert "different weekdays" in why_same_story(tuesday, thursday)
+    assert "weekdays" not in why_same_story(thursday, friday)  # a day apart meets
+
+
+def test_a_kidnapping_and_an_attack_are_different_events() -> None:
+    kidnap = fingerprint(1, None, "Deux employés chinois enlevés sur le chantier", "", "fr", T0)
+    attack = fingerprint(2, None, "Attack on convoy of Chinese workers kills soldier", "", "en", T0)
+    both = fingerprint(3, None, "Gunmen attack gold site and abduct Chinese workers", "", "en", T0)
+    assert "kinds" in why_same_story(kidnap, attack)
+    assert "kinds" not in why_same_story(kidnap, both)

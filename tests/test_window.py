@@ -1,6 +1,6 @@
 """A summit week: every labelled positive of tests/data and of the real dev corpus in one
 48-hour window (dates moved, order kept). Issue 10 asks that every distinct story reach
-a subscriber of all topics exactly once; that target is NOT met yet (54 % of 175 stories
+a subscriber of all topics exactly once; that target is NOT met yet (59 % of 175 stories
 on the three sets together, 89 % on the real corpus alone; 42 % and 83 % before figures,
 dates, objects and kinds of event told same-week events apart). These tests hold the
 figures reached so that a change to grouping cannot quietly lose stories again; raise the
@@ -18,7 +18,7 @@ def test_a_summit_week_of_the_written_corpora() -> None:
     received = summit_week.receive(summit_week.synthetic())
     print(received.to_text(48))
     assert received.stories >= 140
-    assert received.once / received.stories >= 0.50
+    assert received.once / received.stories >= 0.56
     assert received.more <= 3
 
 
@@ -30,7 +30,7 @@ def test_a_summit_week_of_every_labelled_positive() -> None:
     received = summit_week.receive(summit_week.synthetic() + summit_week.realworld())
     print(received.to_text(48))
     assert received.stories >= 170
-    assert received.once / received.stories >= 0.52
+    assert received.once / received.stories >= 0.57
     alone = summit_week.receive(summit_week.realworld())
     print(alone.to_text(48))
     assert alone.once / alone.stories >= 0.85

@@ -75,6 +75,10 @@ class Feed(SQLModel, table=True):
     failures: int = 0
     next_poll_at: datetime | None = _dt(index=True)
     created_at: datetime | None = _dt()
+    # Who is speaking (issue 15, migration 0008): ISO 3166 alpha-2 code and one of
+    # bot.provenance.KINDS; None: not said.
+    country: str | None = None
+    kind: str | None = None
 
 
 class Topic(SQLModel, table=True):
@@ -189,11 +193,12 @@ class Subscriber(SQLModel, table=True):
     chat_type: str = "private"
     title: str = ""  # user's name or group title, for admin listings
     language: str = "fr"  # interface language
-    mode: str = "instant"  # instant | digest | both
+    mode: str = "instant"  # instant | digest | both | weekly
     active: bool = True  # False once the user blocked the bot
     paused: bool = False
     timezone: str | None = None  # None → MCWATCH_TIMEZONE
     digest_time: str | None = None  # "HH:MM"; None → MCWATCH_DIGEST_TIME
+    digest_day: int | None = None  # weekly digest: 0 = Monday … 6; None → Monday
     quiet_start: str | None = None
     quiet_end: str | None = None
     last_digest_at: datetime | None = _dt()
@@ -287,4 +292,43 @@ class Digest(SQLModel, table=True):
     leased_until: datetime | None = _dt()
     sent_at: datetime | None = _dt()
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime | None = _dt()
+
+
+class Verdict(SQLModel, table=True):
+    """A reader's verdict on an alert (issue 15): per subscriber, item and the alert's
+    topic slug (its first topic, "general" included; "" only for an alert without one),
+    changeable; deleted with the subscriber (``/stop``)."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "item_id", "topic", name="uq_verdicts_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False)
+    )
+    item_id: int = Field(
+        sa_column=Column(ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    topic: str = ""
+    verdict: str = "relevant"  # relevant | not_relevant
+    reason: str | None = None  # after not_relevant: wrong_topic | not_mali_china | duplicate
+    created_at: datetime | None = _dt()
+    updated_at: datetime | None = _dt(index=True)
+
+
+class Watch(SQLModel, table=True):
+    """A reader's own rule in the rule language (issue 15: ``/watch``)."""
+
+    __tablename__ = "watches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(
+            ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    query: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime | None = _dt()

@@ -24,9 +24,11 @@ matched items are candidates, ``store.stories.candidates``), so it goes.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -45,7 +47,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from store.db import transaction
+from bot.errors import StoreError
+from store.db import transaction, where
 from store.models import Delivery, Item, ItemTopic, Story
 
 _ITEM: Table = Item.__table__  # type: ignore[attr-defined]
@@ -221,6 +224,8 @@ def vacuum(engine: Engine) -> Vacuumed:
     Neither runs inside a transaction: SQLite refuses VACUUM in one, PostgreSQL too.
     """
     before = database_size(engine)
+    if engine.dialect.name == "sqlite":
+        _room_for_a_copy(engine, before)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if engine.dialect.name == "sqlite":
             statement = "VACUUM"
@@ -235,6 +240,22 @@ def vacuum(engine: Engine) -> Vacuumed:
             connection.exec_driver_sql(statement)
     done = "VACUUM" if engine.dialect.name == "sqlite" else "VACUUM ANALYZE"
     return Vacuumed(before, database_size(engine), done)
+
+
+def _room_for_a_copy(engine: Engine, size: int) -> None:
+    """SQLite's VACUUM writes the whole database to a temporary file, then back through
+    the WAL: with less free space than the database takes it fails half-way, after
+    minutes of work. Say so before starting, as the full disk it is."""
+    path = engine.url.database
+    if not path or path == ":memory:":
+        return
+    if free_space(Path(path).resolve().parent) < size:
+        raise StoreError(f"{where(engine.url)}: the disk is full (VACUUM needs room for a copy)")
+
+
+def free_space(folder: Path) -> int:
+    """Bytes free for this process on the file system holding ``folder``."""
+    return shutil.disk_usage(folder).free
 
 
 def database_size(engine: Engine) -> int:

@@ -8,6 +8,7 @@ The schedule lives in the database (each feed's ``next_poll_at``, each delivery'
 | poll_tick    | 30 s  | feeds come due at their own times; 30 s is the poll resolution |
 | deliver_tick | 2 s   | alerts go out within seconds of being queued                   |
 | digest_tick  | 60 s  | digest times are minutes (HH:MM) in each reader's timezone     |
+| watchdog_tick| 60 s  | feed state changes for MCWATCH_ADMIN_CHAT; three small reads   |
 
 ``max_instances=1`` keeps one tick of a kind at a time (so one poll per feed at a time);
 ``coalesce=True`` folds ticks missed while the machine slept into one; a short
@@ -16,9 +17,10 @@ The schedule lives in the database (each feed's ``next_poll_at``, each delivery'
 **One Telegram leader.** Several ``mcwatch run`` may share one database; every one polls
 feeds, but only the worker holding the ``telegram`` lease (``store.leases``, a ``meta``
 row with an owner and an expiry) reads ``getUpdates`` and sends: the delivery tick (alerts
-and their edits), the digest tick and the command replies. Its in-process ``Pacer`` is
-then the one budget of the deployment (30 msg/s overall, per chat, per group), and one
-reader is what Telegram wants (it answers a second concurrent ``getUpdates`` with 409).
+and their edits), the digest and watchdog ticks and the command replies. Its in-process
+``Pacer`` is then the one budget of the deployment (30 msg/s overall, per chat, per
+group), and one reader is what Telegram wants (it answers a second concurrent
+``getUpdates`` with 409).
 
 - Every worker calls ``TelegramLeader.step`` every ``LEASE_STEP_SECONDS``: the leader
   renews, the others take the lease once it has expired, so a dead leader is replaced
@@ -48,15 +50,18 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.deliver.digest_job import digest_tick
-from bot.deliver.outbox import DeliverReport, deliver_pending
+from bot.deliver.outbox import DeliverReport, deliver_pending, in_thread, send, write
 from bot.deps import Deps
-from bot.errors import McwatchError
+from bot.errors import McwatchError, MessageRejected, RecipientBlocked, RetryLater
 from bot.ingest.pipeline import PollOutcome, poll
-from bot.logs import Tally
+from bot.logs import Tally, context
+from bot.watchdog import WatchSnapshot, WatchState, plan_watch
 from store import leases, topics
+from store import watchdog as watch_store
 from store.db import database_failure, transaction
 
 if TYPE_CHECKING:
@@ -69,6 +74,7 @@ OFFSET_KEY = "telegram_update_offset"
 POLL_TICK_SECONDS = 30
 DELIVER_TICK_SECONDS = 2
 DIGEST_TICK_SECONDS = 60
+WATCHDOG_TICK_SECONDS = 60
 
 TELEGRAM_LEASE = "telegram"
 # A dead leader is replaced within LEASE_SECONDS + LEASE_STEP_SECONDS; the leader renews
@@ -220,6 +226,59 @@ async def deliver_tick(deps: Deps) -> DeliverReport:
     return await deliver_pending(deps)
 
 
+async def watchdog_tick(deps: Deps) -> int:
+    """Tell ``MCWATCH_ADMIN_CHAT`` what changed (``bot.watchdog`` decides); returns
+    the messages sent. Nothing at all without the setting.
+
+    Each message is sent through the one Pacer, then its state is kept; a message that
+    Telegram puts off (429, 5xx) keeps the state before it, and the next tick plans it
+    again; one refused for good (blocked, rejected) is given up, in one log line.
+    """
+    chat = deps.settings.admin_chat
+    if chat is None:
+        return 0
+    now = deps.clock.now()
+    snapshot = await in_thread(_watch_snapshot, deps, chat, now)
+    plan = plan_watch(
+        snapshot, now, timezone=deps.settings.timezone, report_at=deps.settings.digest_time
+    )
+    if plan.base != snapshot.state:
+        await write(_watch_save, deps, plan.base)
+    sent = 0
+    for notice in plan.notices:
+        status = "sent"
+        try:
+            await send(deps, chat, partial(deps.sender.send, chat, notice.text))
+            sent += 1
+        except RetryLater as exc:
+            said = context(chat_id=chat, kind=notice.kind, status="later", reason=exc)
+            log.warning("watchdog %s", said)
+            break
+        except (RecipientBlocked, MessageRejected) as exc:
+            status = "given up"
+            log.warning("watchdog %s", context(chat_id=chat, kind=notice.kind, reason=exc))
+        await write(_watch_save, deps, notice.state)
+        log.info("watchdog %s", context(chat_id=chat, kind=notice.kind, status=status))
+    return sent
+
+
+def _watch_snapshot(deps: Deps, chat: int, now: datetime) -> WatchSnapshot:
+    settings = deps.settings
+    with transaction(deps.engine) as session:
+        return watch_store.snapshot(
+            session,
+            now,
+            admin_chat=chat,
+            timezone=settings.timezone,
+            report_at=settings.digest_time,
+        )
+
+
+def _watch_save(deps: Deps, state: WatchState) -> None:
+    with transaction(deps.engine) as session:
+        watch_store.save_state(session, state)
+
+
 async def handle_updates(application: Application, deps: Deps, *, long_poll: int = 0) -> int:  # type: ignore[type-arg]
     """Fetch pending Telegram updates and run them through the handlers.
 
@@ -277,6 +336,7 @@ async def run_once(
         polled = await poll(deps)
         delivered = await leader.exclusive(lambda: deliver_pending(deps)) or DeliverReport()
         digested = await leader.exclusive(lambda: digest_tick(deps)) or []
+        await leader.exclusive(lambda: watchdog_tick(deps))
     finally:
         stop.set()
         if renewing is not None:
@@ -391,6 +451,15 @@ async def _run_ticks(
         id="digest",
         **common,
     )
+    if deps.settings.admin_chat is not None:
+        scheduler.add_job(
+            _leading,
+            "interval",
+            args=(leader, "watchdog_tick", lambda: watchdog_tick(deps)),
+            seconds=WATCHDOG_TICK_SECONDS,
+            id="watchdog",
+            **common,
+        )
     from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 
     skipped = skipped_ticks()

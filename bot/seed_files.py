@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.errors import LexiconError, SeedError, TopicsDocumentError
 from bot.ingest.discover import feed_url_problem
 from bot.match import load_topics_document
+from bot.provenance import parse_country, parse_kind
 from bot.resources import data_path
 from store.db import transaction
 from store.feeds import NewFeed
@@ -128,12 +129,21 @@ def parse_feeds_document(data: dict[str, Any], origin: str = "feeds") -> list[Ne
         if language is not None and language not in LANGUAGES:
             raise SeedError(f"{origin}: feed #{index}: language must be fr or en")
         interval = entry.get("interval")
+        if isinstance(entry.get("country"), bool):  # YAML 1.1 reads NO (Norway) as false
+            raise SeedError(f"{origin}: feed #{index}: quote the country code ('NO')")
+        try:  # who is speaking (bot.provenance); null: not said
+            country = None if entry.get("country") is None else parse_country(str(entry["country"]))
+            kind = None if entry.get("kind") is None else parse_kind(str(entry["kind"]))
+        except ValueError as exc:
+            raise SeedError(f"{origin}: feed #{index}: {exc}") from None
         result.append(
             NewFeed(
                 url=url,
                 name=str(entry.get("name") or ""),
                 language=language,
                 interval=int(interval) if interval else None,
+                country=country,
+                kind=kind,
             )
         )
     return result

@@ -24,6 +24,7 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from bot.errors import SettingsError, UnparsableTime
+from bot.ids import MAX_CHAT_ID
 from bot.timeparse import parse_duration, parse_hhmm, parse_zone
 
 PREFIX = "MCWATCH_"
@@ -60,6 +61,9 @@ class Settings:
     telegram_token: Secret | None = None
     telegram_api_url: str = DEFAULT_API_URL
     admin_ids: frozenset[int] = field(default_factory=frozenset)
+    # The chat the watchdog (bot/watchdog.py) tells of failing, recovered and silent
+    # feeds, and sends its weekly report; None: no watchdog.
+    admin_chat: int | None = None
     poll_interval: int = 900
     timezone: str = "Africa/Bamako"
     digest_time: time = time(7, 30)
@@ -135,6 +139,17 @@ def _parse_admin_ids(value: str, name: str) -> frozenset[int]:
             raise SettingsError(f"{name} must be comma-separated Telegram user ids, got {part!r}")
         ids.add(int(part))
     return frozenset(ids)
+
+
+def _parse_chat_id(value: str, name: str) -> int:
+    part = value.strip()
+    # 19 digits at most: a chat id is 64-bit (and int() refuses 4,300 digits anyway).
+    if not re.fullmatch(r"-?\d{1,19}", part) or not 0 < abs(int(part)) <= MAX_CHAT_ID:
+        raise SettingsError(
+            f"{name} must be a Telegram chat id (a whole number, negative for a group or "
+            f"channel), got {part[:40]!r}"
+        )
+    return int(part)
 
 
 def _parse_database_url(value: str, name: str) -> str:
@@ -268,6 +283,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         values["telegram_api_url"] = _parse_api_url(v, "MCWATCH_TELEGRAM_API_URL")
     if (v := get("ADMIN_IDS")) is not None:
         values["admin_ids"] = _parse_admin_ids(v, "MCWATCH_ADMIN_IDS")
+    if (v := get("ADMIN_CHAT")) is not None:
+        values["admin_chat"] = _parse_chat_id(v, "MCWATCH_ADMIN_CHAT")
     if (v := get("POLL_INTERVAL")) is not None:
         from bot.ingest.schedule import MIN_INTERVAL_SECONDS  # only when the setting is set
 

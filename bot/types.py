@@ -169,6 +169,16 @@ class Preferences:
 
 
 @dataclass(frozen=True, slots=True)
+class Outlet:
+    """Who published an item: its name, and the country (ISO 3166 alpha-2) and kind
+    (``bot.provenance.KINDS``) of its feed, when known."""
+
+    name: str
+    country: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """A leased delivery with everything the renderer needs; nothing else."""
 
@@ -189,6 +199,9 @@ class Alert:
     quiet_start: str | None = None  # "HH:MM" local
     quiet_end: str | None = None
     message_id: int | None = None  # set when this is an edit of an alert already sent
+    country: str | None = None  # who is speaking (``source``'s feed), bot.provenance
+    kind: str | None = None
+    outlets: tuple[Outlet, ...] = ()  # the story's outlets, first reporter first
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +223,8 @@ class StoredItem:
     language: str
     topics: tuple[str, ...]
     story_id: int | None
+    country: str | None = None  # who is speaking (bot.provenance), when known
+    kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,3 +236,4 @@ class DigestStory:
     sources: int  # distinct outlets that reported it
     topic: str  # the first of its topics, in topic order
     published: datetime
+    outlets: tuple[Outlet, ...] = ()  # who reported it (bot.provenance.mix_line), if read

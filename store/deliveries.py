@@ -31,8 +31,8 @@ from sqlalchemy import ColumnElement, and_, case, func, insert, or_, text, updat
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from bot.types import Alert, DeliveryIntent
-from store import stories
+from bot.types import Alert, DeliveryIntent, Outlet
+from store import items as store_items
 from store.models import Delivery, Item, Subscriber
 from store.search import matches_by_item
 
@@ -284,11 +284,12 @@ def renew_leases(session: Session, delivery_ids: Collection[int], until: datetim
 def _alerts(
     session: Session, rows: Sequence[tuple[Delivery, Subscriber, Item]]
 ) -> list[Alert]:
-    """The leased rows as alerts: their items' matched terms and their stories' other
-    sources read in one query each for the whole batch (not two per alert)."""
+    """The leased rows as alerts: their items' matched terms and their stories' outlets
+    (who they are: ``store.feeds``) read in one query each for the whole batch (not two
+    per alert)."""
     found = matches_by_item(session, {item.id for _, _, item in rows if item.id is not None})
     terms = {item_id: matched for item_id, (_, matched) in found.items()}
-    sources = stories.sources_of(session, {delivery.story_id for delivery, _, _ in rows})
+    sources = store_items.story_outlets(session, {delivery.story_id for delivery, _, _ in rows})
     return [
         _alert(delivery, subscriber, item, terms, sources) for delivery, subscriber, item in rows
     ]
@@ -299,12 +300,14 @@ def _alert(
     subscriber: Subscriber,
     item: Item,
     terms_of: dict[int, tuple[str, ...]],
-    sources_of: dict[int, list[str]],
+    sources_of: dict[int, list[Outlet]],
 ) -> Alert:
     assert delivery.id is not None and item.id is not None and subscriber.id is not None
     assert item.published is not None
     terms = terms_of.get(item.id, ())
-    also = [name for name in sources_of.get(delivery.story_id, []) if name != item.source]
+    outlets = sources_of.get(delivery.story_id, [])
+    also = [outlet.name for outlet in outlets if outlet.name != item.source]
+    own = next((outlet for outlet in outlets if outlet.name == item.source), Outlet(item.source))
     return Alert(
         delivery_id=delivery.id,
         subscriber_id=subscriber.id,
@@ -323,6 +326,9 @@ def _alert(
         quiet_start=subscriber.quiet_start,
         quiet_end=subscriber.quiet_end,
         message_id=delivery.message_id,
+        country=own.country,
+        kind=own.kind,
+        outlets=tuple(outlets),
     )
 
 

@@ -1,4 +1,5 @@
-"""Daily digests: who wants one, what a period holds, and the at-most-once record."""
+"""Daily and weekly digests: who wants one, what a period holds, and the at-most-once
+record (one digest a subscriber and local day, whichever kind)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
-from bot.deliver.digest import DigestReader
+from bot.deliver.digest import DEFAULT_DIGEST_DAY, DIGEST_MODES, WEEKLY, DigestReader
 from bot.types import DigestStory, PreferenceDefaults
+from store.items import story_outlets
 from store.models import Digest, Item, ItemTopic, Subscriber, Subscription, Topic
 from store.subscribers import id_chunks, preferences_of
 
@@ -24,10 +26,10 @@ _IDS_PER_QUERY = 1000
 
 
 def digest_readers(session: Session, defaults: PreferenceDefaults) -> list[DigestReader]:
-    """Active, unpaused subscribers in digest or both mode, with their preferences and
-    the local date of their last daily digest."""
+    """Active, unpaused subscribers in digest, both or weekly mode, with their
+    preferences, the local date of their last digest and their weekly day."""
     query = select(Subscriber).where(col(Subscriber.active), col(Subscriber.paused).is_(False))
-    query = query.where(col(Subscriber.mode).in_(("digest", "both")))
+    query = query.where(col(Subscriber.mode).in_(DIGEST_MODES))
     rows = list(session.exec(query.order_by(col(Subscriber.id))))
     last_dates: dict[int, str] = {}
     for ids in id_chunks(rows):
@@ -39,7 +41,12 @@ def digest_readers(session: Session, defaults: PreferenceDefaults) -> list[Diges
             ).all()
         )
     return [
-        DigestReader(preferences, row.last_digest_at, last_dates.get(preferences.subscriber_id))
+        DigestReader(
+            preferences,
+            row.last_digest_at,
+            last_dates.get(preferences.subscriber_id),
+            DEFAULT_DIGEST_DAY if row.digest_day is None else row.digest_day,
+        )
         for row, preferences in zip(rows, preferences_of(session, rows, defaults), strict=True)
     ]
 
@@ -96,6 +103,7 @@ class LeasedDigest:
     period_end: datetime
     attempts: int
     parts_sent: int = 0
+    weekly: bool = False  # the subscriber's mode when it was leased: "Your week"
 
 
 def lease_digests(session: Session, now: datetime, *, lease: timedelta) -> list[LeasedDigest]:
@@ -146,6 +154,7 @@ def lease_digests(session: Session, now: datetime, *, lease: timedelta) -> list[
                 digest.period_end,
                 digest.attempts,
                 digest.parts_sent,
+                sub.mode == WEEKLY,
             )
         )
     return leased
@@ -256,9 +265,9 @@ def stories_between(
         key = item.story_id or -(item.id or 0)
         first.setdefault(key, item)
         topics[key].add(topic_id)
-    sources_of = _source_counts(
-        session, [item.story_id for item in first.values() if item.story_id is not None]
-    )
+    story_ids = [item.story_id for item in first.values() if item.story_id is not None]
+    sources_of = _source_counts(session, story_ids)
+    outlets_of = story_outlets(session, story_ids)  # the line's "3 sources: 🇲🇱 2 · 🇨🇳 1"
     stories = []
     for key, item in first.items():
         assert item.published is not None
@@ -273,6 +282,7 @@ def stories_between(
                 sources=sources,
                 topic=slug_of.get(primary, "?"),
                 published=item.published,
+                outlets=tuple(outlets_of.get(item.story_id, ())) if item.story_id else (),
             )
         )
     return stories

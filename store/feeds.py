@@ -1,18 +1,29 @@
-"""Feeds: the watch list and each feed's health and schedule."""
+"""Feeds: the watch list, each feed's health and schedule, and who is speaking.
+
+Who is speaking (issue 15, ``bot.provenance``): a feed's ``country`` and ``kind``. An
+item's are its feed's, except for an item of a news search (kind ``search``) credited
+to another outlet (``items.source`` is then the outlet the search names, not the feed's
+name): that outlet's, when a feed we watch has its name (case aside, by the database's
+``lower``), else unknown. ``provenance_columns`` says so once, in SQL, for what the
+alerts show and what ``items list --country`` and ``/latest country:`` filter alike.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.errors import StoreError
 from bot.ids import MAX_ROW_ID
+from bot.provenance import SEARCH
 from bot.types import FeedRef
-from store.models import Feed
+from store.models import Feed, Item
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +33,8 @@ class NewFeed:
     language: str | None = None
     interval: int | None = None
     enabled: bool = True
+    country: str | None = None  # ISO 3166 alpha-2, upper-case (bot.provenance.parse_country)
+    kind: str | None = None  # one of bot.provenance.KINDS
 
 
 def feed_status(feed: Feed) -> str:
@@ -58,12 +71,98 @@ def add_feed(session: Session, new: NewFeed, now: datetime) -> Feed:
         language=new.language,
         enabled=new.enabled,
         interval=new.interval,
+        country=new.country,
+        kind=new.kind,
         created_at=now,
         next_poll_at=now,
     )
     session.add(feed)
     session.flush()
     return feed
+
+
+EDITABLE = ("name", "language", "interval", "country", "kind")
+
+
+def edit_feed(session: Session, feed_id: int, changes: Mapping[str, Any]) -> Feed:
+    """Set the ``EDITABLE`` fields of ``changes`` (None clears all but the name; values
+    already validated by the caller). The seed keeps such an edit (``store.seed``)."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise StoreError(f"a feed has no editable field {', '.join(sorted(unknown))}")
+    feed = get_feed(session, feed_id)
+    for field, value in changes.items():
+        if field == "name" and not value:
+            raise StoreError("a feed's name cannot be empty")
+        setattr(feed, field, value)
+    session.add(feed)
+    session.flush()
+    return feed
+
+
+# The feed an item of a news search is credited to (module docstring).
+_OUTLET = aliased(Feed, name="outlet_feed")
+
+
+def _credited(column: Any) -> Any:
+    """``column`` of the first watched feed (not a search) named as the item's source."""
+    return (
+        select(column)
+        .where(
+            func.lower(col(_OUTLET.name)) == func.lower(col(Item.source)),
+            or_(col(_OUTLET.kind).is_(None), col(_OUTLET.kind) != SEARCH),
+        )
+        .order_by(col(_OUTLET.id))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def provenance_columns() -> tuple[ColumnElement[str | None], ColumnElement[str | None]]:
+    """(country, kind) of an item, as SQL over ``items`` outer-joined to its ``feeds``
+    row (``with_feed``): its feed's, or, for a search's item credited to an outlet, that
+    outlet's feed's (module docstring)."""
+    credited = and_(col(Feed.kind) == SEARCH, col(Item.source) != col(Feed.name))
+    country = case((credited, _credited(_OUTLET.country)), else_=col(Feed.country))
+    kind = case((credited, _credited(_OUTLET.kind)), else_=col(Feed.kind))
+    return country, kind
+
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def with_feed(query: S) -> S:
+    """``query`` over ``items`` with each item's feed row (None once the feed is gone)."""
+    return query.outerjoin(Feed, col(Feed.id) == col(Item.feed_id))
+
+
+def where_provenance(query: S, country: str | None = None, kind: str | None = None) -> S:
+    """``query`` over ``items`` narrowed to the items of ``country`` and/or ``kind``."""
+    if country is None and kind is None:
+        return query
+    found_country, found_kind = provenance_columns()
+    query = with_feed(query)
+    if country is not None:
+        query = query.where(found_country == country)
+    if kind is not None:
+        query = query.where(found_kind == kind)
+    return query
+
+
+def item_provenance(
+    session: Session, item_ids: Collection[int]
+) -> dict[int, tuple[str | None, str | None]]:
+    """(country, kind) of each of ``item_ids``, in one query per 500 ids."""
+    found: dict[int, tuple[str | None, str | None]] = {}
+    wanted = sorted(set(item_ids))
+    country, kind = provenance_columns()
+    for start in range(0, len(wanted), 500):  # SQLite's cap on bound parameters
+        chunk = wanted[start : start + 500]
+        rows = session.execute(
+            with_feed(select(col(Item.id), country, kind)).where(col(Item.id).in_(chunk))
+        )
+        found.update({item_id: (c, k) for item_id, c, k in rows})
+    return found
 
 
 def ensure_feeds(session: Session, new_feeds: Sequence[NewFeed], now: datetime) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, insert
@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 
 from bot.match.prefilter import search_text
 from bot.types import Item as ItemRecord
-from bot.types import Match, StoredItem
+from bot.types import Match, Outlet, StoredItem
+from store.feeds import provenance_columns, where_provenance, with_feed
 from store.models import Item, ItemTopic, Story, Topic
 from store.search import matches_by_item, stored_page
 
@@ -218,10 +219,14 @@ def list_items(
     since: datetime | None = None,
     limit: int = 50,
     matched_only: bool = False,
+    country: str | None = None,
+    kind: str | None = None,
 ) -> list[StoredItem]:
-    """Newest first. Searching is ``bot.ingest.stored_rules.search``: the rule language,
-    not SQL LIKE."""
+    """Newest first; ``country``/``kind``: only the items of who is speaking
+    (``store.feeds``). Searching is ``bot.ingest.stored_rules.search``: the rule
+    language, not SQL LIKE."""
     query = select(Item).order_by(col(Item.published).desc(), col(Item.id).desc())
+    query = where_provenance(query, country, kind)
     if since is not None:
         query = query.where(col(Item.published) >= since)
     if topic is not None:
@@ -295,9 +300,13 @@ def recent_items(
     limit: int = 2000,
     matched_only: bool = True,
     topics: Sequence[str] | None = None,
+    country: str | None = None,
+    kind: str | None = None,
 ) -> list[StoredItem]:
-    """The newest items (matched ones by default), optionally only of ``topics``."""
+    """The newest items (matched ones by default), optionally only of ``topics`` and of
+    ``country``/``kind`` (who is speaking, ``store.feeds``)."""
     query = select(Item).order_by(col(Item.published).desc(), col(Item.id).desc())
+    query = where_provenance(query, country, kind)
     if topics is not None:
         query = query.where(
             col(Item.id).in_(
@@ -309,3 +318,26 @@ def recent_items(
     elif matched_only:
         query = query.where(col(Item.id).in_(select(ItemTopic.item_id)))
     return stored_page(session, list(session.exec(query.options(_NO_WORDS).limit(limit))))
+
+
+def story_outlets(session: Session, story_ids: Collection[int]) -> dict[int, list[Outlet]]:
+    """The distinct outlets of each story (``stories.sources_of``'s names, first reporter
+    first) with who they are (``store.feeds.provenance_columns``); a story without
+    named sources is absent. One query per 500 stories."""
+    found: dict[int, list[Outlet]] = {}
+    wanted = sorted(set(story_ids))
+    country, kind = provenance_columns()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.execute(
+            with_feed(select(col(Item.story_id), col(Item.source), country, kind))
+            .where(col(Item.story_id).in_(chunk))
+            .order_by(col(Item.story_id), col(Item.published), col(Item.id))
+        )
+        for story_id, name, code, what in rows:
+            if story_id is None or not name:
+                continue
+            outlets = found.setdefault(story_id, [])
+            if all(outlet.name != name for outlet in outlets):
+                outlets.append(Outlet(name, code, what))
+    return found

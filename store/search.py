@@ -46,6 +46,7 @@ from bot.match.prefilter import (
     search_text,
 )
 from bot.types import StoredItem
+from store.feeds import item_provenance
 from store.models import Item, ItemTopic, Topic
 
 FIRST_PAGE = 100  # a search shows 5–20 hits: most are found in the first page
@@ -163,11 +164,15 @@ def topics_by_item(session: Session, ids: Sequence[int]) -> dict[int, tuple[str,
     return {item_id: found[item_id][0] if item_id in found else () for item_id in ids}
 
 def stored_page(session: Session, rows: Sequence[Item]) -> list[StoredItem]:
-    """Rows of ``items`` as ``StoredItem``s, their topics read in one query."""
-    topics = topics_by_item(session, [row.id for row in rows if row.id is not None])
+    """Rows of ``items`` as ``StoredItem``s, their topics read in one query and who is
+    speaking in another (``store.feeds.item_provenance``)."""
+    ids = [row.id for row in rows if row.id is not None]
+    topics = topics_by_item(session, ids)
+    provenance = item_provenance(session, ids)
     result: list[StoredItem] = []
     for row in rows:
         assert row.id is not None and row.published is not None
+        country, kind = provenance.get(row.id, (None, None))
         result.append(
             StoredItem(
                 id=row.id,
@@ -180,6 +185,8 @@ def stored_page(session: Session, rows: Sequence[Item]) -> list[StoredItem]:
                 language=row.language,
                 topics=topics[row.id],
                 story_id=row.story_id,
+                country=country,
+                kind=kind,
             )
         )
     return result

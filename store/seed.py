@@ -190,13 +190,24 @@ def topic_digest(topic: TopicSeed) -> str:
 def as_written(feed: NewFeed) -> NewFeed:
     """The feed as ``feeds.add_feed`` writes it (a feed without a name is named by URL)."""
     return NewFeed(
-        url=feed.url, name=feed.name or feed.url, language=feed.language, interval=feed.interval
+        url=feed.url,
+        name=feed.name or feed.url,
+        language=feed.language,
+        interval=feed.interval,
+        country=feed.country,
+        kind=feed.kind,
     )
 
 
 def feed_digest(feed: NewFeed) -> str:
+    """Who is speaking (country, kind: migration 0008) counts only once said: a feed
+    without them has the digest it had before, so a database seeded earlier finds its
+    untouched feeds as the seed wrote them, and ``db seed`` fills their provenance in
+    ("changed in the seed") instead of taking every feed for an admin's edit."""
     written = as_written(feed)
-    return digest(written.name, written.language, written.interval)
+    if written.country is None and written.kind is None:
+        return digest(written.name, written.language, written.interval)
+    return digest(written.name, written.language, written.interval, written.country, written.kind)
 
 
 Decision = tuple[Action, str] | None  # (what to do, why); None: nothing to do
@@ -296,7 +307,7 @@ def _topic_differences(row: TopicSeed | None, seed: TopicSeed) -> tuple[Differen
 def _feed_differences(row: NewFeed | None, seed: NewFeed) -> tuple[Difference, ...]:
     if row is None:
         return ()
-    fields = ("name", "language", "interval")
+    fields = ("name", "language", "interval", "country", "kind")
     return tuple(
         Difference(f, _shown(getattr(row, f)), _shown(getattr(seed, f)))
         for f in fields
@@ -344,7 +355,14 @@ def read_stored(session: Session, data: SeedData) -> Stored:
     return Stored(
         topics={t.slug: TopicSeed(t.slug, t.name, t.query, t.description) for t in topic_rows},
         feeds={
-            f.url: NewFeed(url=f.url, name=f.name, language=f.language, interval=f.interval)
+            f.url: NewFeed(
+                url=f.url,
+                name=f.name,
+                language=f.language,
+                interval=f.interval,
+                country=f.country,
+                kind=f.kind,
+            )
             for f in feed_rows
         },
         lexicon=topics.load_lexicon(session),
@@ -373,6 +391,7 @@ def apply_plan(session: Session, plan: SeedPlan, data: SeedData, now: datetime) 
             row = feeds.find_feed_by_url(session, step.key)
             assert row is not None  # planned in this transaction
             row.name, row.language, row.interval = written.name, written.language, written.interval
+            row.country, row.kind = written.country, written.kind
             session.add(row)
     if plan.lexicon is not None:
         topics.save_lexicon(session, plan.lexicon)

@@ -12,6 +12,7 @@ from datetime import datetime, time
 
 from sqlmodel import Session, col, delete, select
 
+from bot.deliver.digest import DEFAULT_DIGEST_DAY
 from bot.errors import StoreError
 from bot.timeparse import format_hhmm, parse_hhmm
 from bot.types import PreferenceDefaults, Preferences, Recipient
@@ -209,7 +210,16 @@ def list_subscribers(session: Session) -> list[Subscriber]:
 
 
 SETTABLE = frozenset(
-    {"mode", "language", "timezone", "digest_time", "quiet_start", "quiet_end", "paused"}
+    {
+        "mode",
+        "language",
+        "timezone",
+        "digest_time",
+        "digest_day",
+        "quiet_start",
+        "quiet_end",
+        "paused",
+    }
 )
 
 
@@ -219,12 +229,22 @@ def update_subscriber(session: Session, chat_id: int, **changes: object) -> Subs
     unknown = set(changes) - SETTABLE
     if unknown:
         raise ValueError(f"not a subscriber setting: {', '.join(sorted(unknown))}")
+    day = changes.get("digest_day")
+    if day is not None and (not isinstance(day, int) or not 0 <= day <= 6):
+        raise ValueError(f"digest_day must be 0 (Monday) to 6, got {day!r}")
     subscriber = get_subscriber(session, chat_id)
     for key, value in changes.items():
         setattr(subscriber, key, format_hhmm(value) if isinstance(value, time) else value)
     session.add(subscriber)
     session.flush()
     return subscriber
+
+
+def digest_day(session: Session, chat_id: int) -> int:
+    """The chat's weekly digest day, 0 = Monday … 6 (the default, Monday, when it chose
+    none). StoreError if unknown."""
+    day = get_subscriber(session, chat_id).digest_day
+    return DEFAULT_DIGEST_DAY if day is None else day
 
 
 def count_subscribers(session: Session) -> dict[str, int]:

@@ -24,6 +24,9 @@ PURE = [
     "bot/deliver/send_policy.py",
     "bot/timeparse.py",
     "bot/text.py",
+    "bot/provenance.py",
+    "bot/feedback.py",
+    "bot/watchdog.py",
 ]
 PURE += [
     str(p.relative_to(ROOT))

@@ -309,7 +309,7 @@ class RefusesEdits(RecordingSender):
         super().__init__()
         self.error = error
 
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+    async def edit(self, chat_id: int, message_id: int, text: str, **_: Any) -> None:
         raise self.error
 
 
@@ -381,7 +381,7 @@ def test_an_edit_telegram_refuses_for_now_waits_its_retry_after(engine: Engine) 
     edits: list[int] = []
 
     class CountingEdits(RefusesEdits):
-        async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        async def edit(self, chat_id: int, message_id: int, text: str, **_: Any) -> None:
             edits.append(message_id)
             raise self.error
 

@@ -707,7 +707,8 @@ def test_the_command_menu_is_published_in_both_languages(bot: Conversation) -> N
     menus = {c.get("language_code", ""): json.loads(c["commands"]) for c in bot.botapi.commands}
     assert set(menus) == {"fr", "en", ""}
     spec = (
-        "start help settings topics subscribe unsubscribe mode digesttime timezone lang quiet "
+        "start help settings topics subscribe unsubscribe mode digesttime digestday timezone lang "
+        "quiet "
         "latest search digest trend pause resume stop"
     ).split()
     for menu in menus.values():

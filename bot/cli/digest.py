@@ -1,4 +1,4 @@
-"""`mcwatch digest`: preview or send daily digests."""
+"""`mcwatch digest`: preview or send the digests (daily and weekly) that are due."""
 
 from __future__ import annotations
 

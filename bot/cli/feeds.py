@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from store.models import Feed
 
 app = typer.Typer(
-    help="The watch list: list, add, remove, enable, disable, check, health, "
+    help="The watch list: list, add, edit, remove, enable, disable, check, health, "
     "import and export (OPML).",
     no_args_is_help=True,
 )
@@ -36,13 +36,15 @@ def list_command(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json([_feed_json(feed) for feed in rows])
         return
+    headers = ["id", "name", "lang", "country", "kind", "enabled", "last ok", "failures"]
     table(
-        ["id", "name", "lang", "enabled", "last ok", "failures", "last error", "url"],
-        [
-            [f.id, f.name, f.language, f.enabled, f.last_ok, f.failures, _last_error(f), f.url]
-            for f in rows
-        ],
+        [*headers, "last error", "url"],
+        [[*_list_row(f), _last_error(f), f.url] for f in rows],
     )
+
+
+def _list_row(f: Feed) -> list[object]:
+    return [f.id, f.name, f.language, f.country, f.kind, f.enabled, f.last_ok, f.failures]
 
 
 def _last_error(feed: Feed) -> str | None:
@@ -54,10 +56,16 @@ def _last_error(feed: Feed) -> str | None:
 
 
 def _feed_json(feed: Feed) -> dict[str, Any]:
-    """SPEC's ``feeds list --json`` shape, ``last_error`` a readable sentence."""
+    """SPEC's ``feeds list --json`` shape, ``last_error`` a readable sentence, and who
+    is speaking (``country``, ``kind``: null when not said)."""
     from store.schemas import feed_json
 
-    return {**feed_json(feed), "last_error": _last_error(feed)}
+    return {
+        **feed_json(feed),
+        "last_error": _last_error(feed),
+        "country": feed.country,
+        "kind": feed.kind,
+    }
 
 
 def _check_url(url: str) -> str:
@@ -95,6 +103,43 @@ def _check_feed_id(feed_id: int) -> int:
     return feed_id
 
 
+# "none" clears a feed's country or kind (``feeds edit``).
+CLEAR = "none"
+
+
+def checked_provenance(country: str | None, kind: str | None) -> tuple[str | None, str | None]:
+    """``--country`` upper-cased and ``--kind`` checked (``bot.provenance``); "none" stays
+    ``CLEAR``, absent None. A bad one is one line and exit 2, listing the valid kinds."""
+    from bot.provenance import parse_country, parse_kind
+
+    checked: list[str | None] = []
+    options = (("--country", country, parse_country), ("--kind", kind, parse_kind))
+    for option, value, parse in options:
+        if value is None or value.strip().lower() == CLEAR:
+            checked.append(None if value is None else CLEAR)
+            continue
+        try:
+            checked.append(parse(value))
+        except ValueError as exc:
+            raise fail(f"{option}: {exc}", 2) from None
+    return checked[0], checked[1]
+
+
+CountryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--country", help="Where the outlet speaks from: ISO 3166 alpha-2 code (ML, CN, FR)."
+    ),
+]
+KindOption = Annotated[
+    str | None,
+    typer.Option(
+        "--kind",
+        help="Who is speaking: malian_public, malian_private, chinese_state, agency, "
+        "panafrican, search or blog.",
+    ),
+]
+
 FeedId = Annotated[
     int,
     typer.Argument(metavar="ID", help="Feed id (see feeds list).", callback=_check_feed_id),
@@ -116,8 +161,12 @@ def add(
     lang: Annotated[
         str | None, typer.Option("--lang", help="Language of the feed: fr or en.")
     ] = None,
+    country: CountryOption = None,
+    kind: KindOption = None,
 ) -> None:
     """Watch a new feed (polled at the next tick).
+
+    A Google News feed is of kind search unless --kind says otherwise.
 
     The URL is fetched once. A web page gives the feed it announces.
     The name defaults to the feed's own title.
@@ -126,6 +175,8 @@ def add(
     import asyncio
 
     from bot.errors import StoreError
+    from bot.ingest.normalize import names_outlet_in_title
+    from bot.provenance import SEARCH
     from store import feeds as store_feeds
     from store.db import transaction
     from store.feeds import NewFeed
@@ -133,6 +184,9 @@ def add(
     url = _check_url(url)
     if lang is not None and lang not in ("fr", "en"):
         raise typer.BadParameter("must be fr or en", param_hint="--lang")
+    country, kind = (None if v == CLEAR else v for v in checked_provenance(country, kind))
+    if kind is None and names_outlet_in_title(url):
+        kind = SEARCH  # Google News: each item is the outlet's it names (bot.provenance)
     runtime = Runtime.load()
     with transaction(runtime.engine) as session:  # before any fetch: no network for that
         if store_feeds.find_feed_by_url(session, url) is not None:
@@ -143,10 +197,17 @@ def add(
     with transaction(runtime.engine) as session:
         feed = store_feeds.add_feed(
             session,
-            NewFeed(url=found.url, name=name or found.title, language=lang, interval=interval),
+            NewFeed(
+                url=found.url,
+                name=name or found.title,
+                language=lang,
+                interval=interval,
+                country=country,
+                kind=kind,
+            ),
             runtime.clock.now(),
         )
-        typer.echo(f"added feed {feed.id}: {feed.name}")
+        typer.echo(f"added feed {feed.id}: {feed.name}{_speaker(feed)}")
     if found.error:
         from bot.text import DEFAULT, describe
 
@@ -228,6 +289,66 @@ async def _announced(result: FetchResult) -> list[str]:
 
 def _name(title: str) -> str:
     return " ".join(title.split())[:MAX_NAME]
+
+
+def _speaker(feed: Feed) -> str:
+    """' (ML, malian_private)': who is speaking, as the admin typed it; '' when unsaid."""
+    said = [value for value in (feed.country, feed.kind) if value]
+    return f" ({', '.join(said)})" if said else ""
+
+
+@app.command("edit")
+def edit(
+    feed_id: FeedId,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Display name (source of alerts).")
+    ] = None,
+    interval: Annotated[
+        int | None,
+        typer.Option(
+            "--interval", callback=_check_interval, help="Seconds between polls (≥ 300)."
+        ),
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Language of the feed: fr, en or none.")
+    ] = None,
+    country: CountryOption = None,
+    kind: KindOption = None,
+) -> None:
+    """Change a feed's name, interval, language, country or kind ("none" clears the
+    language, country or kind). `db seed` keeps these edits."""
+    from store import feeds as store_feeds
+    from store.db import transaction
+
+    country, kind = checked_provenance(country, kind)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        name = _name(name)
+        if not name:
+            raise typer.BadParameter("a feed's name cannot be empty", param_hint="--name")
+        changes["name"] = name
+    if interval is not None:
+        changes["interval"] = interval
+    if lang is not None:
+        if lang not in ("fr", "en", CLEAR):
+            raise typer.BadParameter("must be fr, en or none", param_hint="--lang")
+        changes["language"] = None if lang == CLEAR else lang
+    for field, value in (("country", country), ("kind", kind)):
+        if value is not None:
+            changes[field] = None if value == CLEAR else value
+    if not changes:
+        raise typer.BadParameter(
+            "nothing to change: give --name, --interval, --lang, --country or --kind"
+        )
+    runtime = Runtime.load()
+    with transaction(runtime.engine) as session:
+        feed = store_feeds.edit_feed(session, feed_id, changes)
+        shown = ", ".join(f"{field} {_shown(getattr(feed, field))}" for field in changes)
+        typer.echo(f"edited feed {feed_id}: {feed.name}: {shown}")
+
+
+def _shown(value: object) -> str:
+    return "none" if value is None else str(value)
 
 
 @app.command("remove")
@@ -325,6 +446,8 @@ def import_command(
             elif store_feeds.find_feed_by_url(session, entry.url) is not None:
                 watched += 1
             else:
+                for problem in entry.problems:  # a bad country or kind: added without it
+                    typer.echo(f"mcwatch: {entry.name or entry.url}: {problem}", err=True)
                 store_feeds.add_feed(
                     session,
                     NewFeed(
@@ -332,6 +455,8 @@ def import_command(
                         name=entry.name,
                         language=entry.language,
                         enabled=entry.enabled,
+                        country=entry.country,
+                        kind=entry.kind,
                     ),
                     runtime.clock.now(),
                 )
@@ -369,7 +494,7 @@ def export(
     with transaction(runtime.engine) as session:
         document = render_opml(
             [
-                OpmlFeed(f.url, f.name, f.language, f.enabled)
+                OpmlFeed(f.url, f.name, f.language, f.enabled, f.country, f.kind)
                 for f in store_feeds.list_feeds(session)
             ]
         )
@@ -412,7 +537,7 @@ async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
     """Fetch → parse → normalise → match for one URL, with nothing written."""
     from bot.errors import ParseError
     from bot.ingest.fetch import fetch_feed, make_client
-    from bot.ingest.normalize import normalize_entry
+    from bot.ingest.normalize import names_outlet_in_title, normalize_entry
     from bot.ingest.parse import parse_feed
     from bot.ingest.stored_rules import stored_matcher
     from bot.text import DEFAULT, describe
@@ -442,7 +567,12 @@ async def preview_feed(runtime: Runtime, url: str) -> dict[str, Any]:
     matcher = stored_matcher(runtime.engine)
     report["entries"] = len(parsed.entries)
     for raw in parsed.entries:
-        item = normalize_entry(raw, now=now, feed_language=parsed.language)
+        item = normalize_entry(
+            raw,
+            now=now,
+            feed_language=parsed.language,
+            outlet_in_title=names_outlet_in_title(result.url),
+        )
         matches = matcher.match(MatchInput(item.title, item.summary, item.language))
         row = {
             "title": item.title,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import emit_json, table
+from bot.cli.output import emit_json, fail, table
 from bot.cli.runtime import Runtime
 from bot.ids import MAX_ROW_ID
 
@@ -24,28 +24,62 @@ def list_command(
     ] = None,
     since: Annotated[str, typer.Option("--since", help="How far back: 30m, 12h, 7d, 2w.")] = "7d",
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most N items.")] = 50,
+    country: Annotated[
+        str | None,
+        typer.Option("--country", help="Only items from outlets of this country (ISO code: ML)."),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="Only items from outlets of this kind: malian_public, malian_private, "
+            "chinese_state, agency, panafrican, search or blog.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List stored items, newest first."""
+    from bot.provenance import parse_country, parse_kind
     from bot.timeparse import parse_since
     from store import items as store_items
     from store.db import transaction
-    from store.schemas import item_json
 
+    try:
+        country = None if country is None else parse_country(country)
+    except ValueError as exc:
+        raise fail(f"--country: {exc}", 2) from None
+    try:
+        kind = None if kind is None else parse_kind(kind)
+    except ValueError as exc:
+        raise fail(f"--kind: {exc}", 2) from None
     runtime = Runtime.load()
     try:
         start = parse_since(since, runtime.clock.now())
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--since") from None
     with transaction(runtime.engine) as session:
-        rows = store_items.list_items(session, topic=topic, since=start, limit=limit)
+        rows = store_items.list_items(
+            session, topic=topic, since=start, limit=limit, country=country, kind=kind
+        )
     if as_json:
-        emit_json([item_json(item) for item in rows])
+        emit_json([_item_json(item) for item in rows])
         return
     table(
-        ["id", "published", "lang", "topics", "source", "title"],
-        [[i.id, i.published, i.language, i.topics, i.source, i.title] for i in rows],
+        ["id", "published", "lang", "topics", "source", "from", "title"],
+        [[i.id, i.published, i.language, i.topics, i.source, _from(i), i.title] for i in rows],
     )
+
+
+def _item_json(item: StoredItem) -> dict[str, object]:
+    """SPEC's ``items list --json`` row, with who is speaking (null: unknown)."""
+    from store.schemas import item_json
+
+    return {**item_json(item), "country": item.country, "kind": item.kind}
+
+
+def _from(item: StoredItem) -> str | None:
+    """'CN chinese_state': who is speaking, for the table."""
+    return " ".join(value for value in (item.country, item.kind) if value) or None
 
 
 @app.command("show")

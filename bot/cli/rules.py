@@ -1,8 +1,10 @@
-"""`mcwatch rules …`: try rules on a text, on stored items, on a labelled file."""
+"""`mcwatch rules …`: try rules on a text, on stored items, on a labelled file, and
+see what readers said of the alerts (``feedback``)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -207,3 +209,97 @@ def eval_command(
             ["item", "decision", "kind", "category"],
             [[m.item_id, m.decision, m.kind, m.category] for m in report.misses],
         )
+
+
+@app.command("feedback")
+def feedback_command(
+    since: Annotated[
+        str, typer.Option("--since", help="Verdicts given or changed this far back: 7d, 30d.")
+    ] = "30d",
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            metavar="FILE",
+            help="Write the verdicts as a labelled YAML file that `mcwatch rules eval` reads.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What readers said with 👍 / 👎: per topic, alerts sent, verdicts, precision, and
+    the 👎 items with the terms that fired."""
+    from bot.feedback import summarise
+    from bot.timeparse import parse_since
+    from store import topics as store_topics
+    from store import verdicts
+    from store.db import transaction
+
+    runtime = Runtime.load()
+    try:
+        start = parse_since(since, runtime.clock.now())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
+    if export is not None:
+        _export_verdicts(runtime, start, export, as_json)
+        return
+    with transaction(runtime.engine) as session:
+        sent = verdicts.alerts_sent_by_topic(session, start)
+        records = verdicts.records_since(session, start)
+        order = [topic.slug for topic in store_topics.list_topics(session)]
+    summary = summarise(sent, records, order)
+    if as_json:
+        emit_json({"since": start.isoformat(), "topics": [row.to_dict() for row in summary]})
+        return
+    typer.echo(f"{len(records)} verdicts since {since}")
+    table(
+        ["topic", "alerts sent", "👍", "👎", "precision"],
+        [
+            [
+                row.topic or "(none)",
+                row.alerts_sent,
+                row.relevant,
+                row.not_relevant,
+                "-" if row.precision is None else f"{row.precision:.3f}",
+            ]
+            for row in summary
+        ],
+    )
+    down = [(row.topic, item) for row in summary for item in row.rated_down]
+    if down:
+        typer.echo("")
+        table(
+            ["topic", "item", "reason", "readers", "title", "terms"],
+            [
+                [topic, i.item_id, i.reason or "-", i.readers, i.title, ", ".join(i.terms)]
+                for topic, i in down
+            ],
+        )
+
+
+def _export_verdicts(runtime: Runtime, start: datetime, path: Path, as_json: bool) -> None:
+    """``rules feedback --export``: the labelled file, in ``load_labelled``'s format."""
+    import yaml
+
+    from bot.feedback import labelled_items
+    from bot.ingest.stored_rules import stored_matcher
+    from store import verdicts
+    from store.db import transaction
+
+    with transaction(runtime.engine) as session:
+        sources = verdicts.label_sources_since(session, start)
+    entries = labelled_items(sources, stored_matcher(runtime.engine).fallback)
+    header = (
+        f"# Readers' verdicts since {start:%Y-%m-%d %H:%M} UTC, from `mcwatch rules feedback"
+        " --export`;\n# score the rules on them with `mcwatch rules eval FILE`.\n"
+    )
+    path.write_text(
+        header + yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=100),
+        encoding="utf-8",
+    )
+    report = {"file": str(path), "items": len(entries), "verdicts": len(sources)}
+    if as_json:
+        emit_json(report)
+        return
+    typer.echo(f"{len(entries)} labelled items from {len(sources)} verdicts written to {path}")
+    if not entries:
+        typer.echo("mcwatch: nothing to score yet: `rules eval` needs at least one item", err=True)

@@ -1,4 +1,4 @@
-"""The daily digest's I/O: queue the digests that are due, send them, draw the trend.
+"""The digests' I/O, daily and weekly: queue those due, send them, draw the trend.
 
 The decisions are pure (``bot.deliver.digest``: when, what, how it reads;
 ``bot.deliver.charts``); this module asks the store and talks to the sender. A digest is
@@ -93,10 +93,12 @@ def plan_digest(
     start: datetime,
     end: datetime,
     shared: DigestRound | None = None,
+    weekly: bool = False,
 ) -> DigestPlan:
     """The digest of [start, end) in ``timezone`` (None: MCWATCH_TIMEZONE, for a leased
     digest's chat that chose none, or the demo's console). A store call and a drawing:
-    coroutines run it in a thread. ``shared``: a round's topics and charts, reused."""
+    coroutines run it in a thread. ``shared``: a round's topics and charts, reused.
+    ``weekly``: titled as the week's (the trend chart is the same 14 days)."""
     shared = shared or DigestRound()
     zone_name = timezone or deps.settings.timezone
     zone = ZoneInfo(zone_name)
@@ -115,7 +117,7 @@ def plan_digest(
     order = [slug for slug, _ in listed]
     names = dict(listed)
     sections = build_digest(stories, order)
-    messages = render_digest(sections, language=language, day=day, topic_names=names)
+    messages = render_digest(sections, language=language, day=day, topic_names=names, weekly=weekly)
     chart = None
     if stories and not getattr(deps.sender, "shows_images", True):
         # A terminal shows no PNG (console mode): the trend as a line of text, without
@@ -240,6 +242,7 @@ async def serve_digest(
             start=digest.period_start,
             end=digest.period_end,
             shared=shared,
+            weekly=digest.weekly,
         )
     sent = None
     status, error, retry_at = "sent", None, None
@@ -288,7 +291,8 @@ def _close(
 
 def digest_now(deps: Deps, prefs: Preferences) -> DigestPlan:
     """One subscriber's digest now (``/digest``, ``mcwatch digest --chat``): everything
-    since their last daily digest, or the last day. Not recorded as the daily one.
+    since their last digest, or the last day (week, for a weekly reader). Not recorded
+    as the daily or weekly one.
     ``prefs``: the subscriber as the caller read it (not read again here)."""
     with transaction(deps.engine) as session:
         last = digests.last_digest_end(session, prefs.subscriber_id)
@@ -306,6 +310,7 @@ def plan_period(deps: Deps, period: DigestPeriod) -> DigestPlan:
         timezone=reader.timezone,
         start=period.start,
         end=period.end,
+        weekly=period.weekly,
     )
 
 

@@ -19,6 +19,10 @@ waits out short 429s in place (``Pacer.send`` with ``bot.deliver.send_policy.QUE
 what still fails is ``after_failure``'s decision, carried out the same way for all:
 ``RetryAt`` back to the queue, ``Blocked`` by ``blocked`` (the subscriber deactivated,
 their queued alerts and digests dropped), ``Refused`` given up with its reason.
+
+Every alert carries its verdict buttons (👍 👎, ``bot.feedback.keyboard``); an edit
+redraws them as the reader left them (Telegram drops the buttons of a message edited
+without them).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from datetime import timedelta
 from functools import partial
 from typing import ParamSpec, TypeVar
 
+from bot import feedback
 from bot.deliver.plan import clock_time, quiet_until
 from bot.deliver.render import render_alert
 from bot.deliver.send_policy import QUEUED, Blocked, Refused, RetryAt, after_failure
@@ -41,7 +46,7 @@ from bot.deps import Deps
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
 from bot.logs import context
 from bot.types import Alert, SendReceipt
-from store import deliveries, digests, subscribers
+from store import deliveries, digests, subscribers, verdicts
 from store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -253,9 +258,13 @@ def blocked(deps: Deps, subscriber_id: int, reason: str) -> None:
 
 
 async def _send_alert(deps: Deps, alert: Alert) -> SendReceipt:
+    buttons = feedback.keyboard(alert.delivery_id, alert.language)
+
     def attempt(plain: bool) -> Callable[[], Awaitable[SendReceipt]]:
         text = render_alert(alert, plain=plain)
-        return partial(deps.sender.send, alert.chat_id, text, html_mode=not plain)
+        return partial(
+            deps.sender.send, alert.chat_id, text, html_mode=not plain, reply_markup=buttons
+        )
 
     try:
         return await send(deps, alert.chat_id, attempt(plain=False))
@@ -325,6 +334,11 @@ def _take_edits(deps: Deps) -> list[Alert]:
         return deliveries.lease_edits(session, deps.clock.now())
 
 
+def _verdicts(deps: Deps, edits: list[Alert]) -> dict[int, feedback.VerdictState]:
+    with transaction(deps.engine) as session:
+        return verdicts.states_of(session, [alert.delivery_id for alert in edits])
+
+
 def _reflag_all(deps: Deps, delivery_ids: list[int]) -> None:
     at = deps.clock.now()
     with transaction(deps.engine) as session:
@@ -339,12 +353,20 @@ async def _edit_all(
     blocked_chats: set[int],
     done: set[int],
 ) -> None:
+    given = await in_thread(_verdicts, deps, edits) if edits else {}
     for alert in edits:
         if alert.message_id is None or alert.chat_id in blocked_chats:
             done.add(alert.delivery_id)
             continue
         outcome = "edited"
-        edit = partial(deps.sender.edit, alert.chat_id, alert.message_id, render_alert(alert))
+        buttons = feedback.keyboard(alert.delivery_id, alert.language, given.get(alert.delivery_id))
+        edit = partial(
+            deps.sender.edit,
+            alert.chat_id,
+            alert.message_id,
+            render_alert(alert),
+            reply_markup=buttons,
+        )
         try:
             await send(deps, alert.chat_id, edit)
             report.edited += 1

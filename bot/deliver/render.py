@@ -14,6 +14,7 @@ import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from bot.provenance import flag, mix_line, outlet_label
 from bot.text import names, t
 from bot.types import Alert
 
@@ -21,6 +22,9 @@ TELEGRAM_LIMIT = 4096
 SUMMARY_SENTENCES = 3
 SUMMARY_MAX_CHARS = 600  # about three news sentences; keeps alerts readable on a phone
 TITLE_MAX_CHARS = 300
+# An outlet's name on the alert's first line, and each name "also reported by" lists:
+# a feed title or a Google News <source> can be any length; a name is a few words.
+SOURCE_MAX_CHARS = 120
 
 
 def utf16_len(text: str) -> int:
@@ -99,10 +103,19 @@ def render_alert(alert: Alert, *, plain: bool = False) -> str:
     HTML message).
     """
     title = truncate_utf16(" ".join(alert.title.split()), TITLE_MAX_CHARS)
-    header = f"{alert.source} · {format_date(alert.published, alert.language)}"
+    # "Xinhua · 🇨🇳 state media · 3 déc." (bot.provenance): who is speaking, then when.
+    source = truncate_utf16(" ".join(alert.source.split()), SOURCE_MAX_CHARS)
+    speaker = outlet_label(alert.country, alert.kind, alert.language)
+    header = " · ".join(
+        part for part in (source, speaker, format_date(alert.published, alert.language)) if part
+    )
     tags = " ".join(f"#{slug}" for slug in alert.topics)
     terms = ", ".join(alert.terms[:8])
-    also = ", ".join(alert.also_reported_by[:8])
+    also = ", ".join(
+        truncate_utf16(" ".join(name.split()), SOURCE_MAX_CHARS)
+        for name in alert.also_reported_by[:8]
+    )
+    sources_mix = mix_line(alert.outlets, alert.language)  # "3 sources: 🇲🇱 2 · 🇨🇳 1"
     href = safe_href(alert.link)
 
     def build(summary: str) -> str:
@@ -124,6 +137,8 @@ def render_alert(alert: Alert, *, plain: bool = False) -> str:
             footer += " · " + t(alert.language, "alert_terms", terms=shown)
         lines.append("")
         lines.append(footer.strip())
+        if sources_mix:
+            lines.append(sources_mix if plain else escape(sources_mix))
         if also:
             lines.append(t(alert.language, "alert_also", sources=also if plain else escape(also)))
         return "\n".join(lines)
@@ -148,14 +163,17 @@ def render_item_line(
     published: datetime,
     topics: tuple[str, ...],
     language: str,
+    country: str | None = None,
 ) -> str:
-    """One line of a list (/latest, /search, digests): linked title, source, date, tags."""
+    """One line of a list (/latest, /search, digests): linked title, source (with its
+    flag, when its country is known), date, tags."""
     title_html = escape(truncate_utf16(" ".join(title.split()), TITLE_MAX_CHARS))
     href = safe_href(link)
     if href:
         title_html = f'<a href="{escape(href)}">{title_html}</a>'
     tags = " ".join(f"#{slug}" for slug in topics)
-    meta = f"{escape(' '.join(source.split())[:80])}, {format_date(published, language)}"
+    outlet = escape(" ".join(source.split())[:80]) + (f" {flag(country)}" if flag(country) else "")
+    meta = f"{outlet}, {format_date(published, language)}"
     return f"• {title_html} — <i>{meta}</i>" + (f" {tags}" if tags else "")
 
 

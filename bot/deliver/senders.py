@@ -5,6 +5,11 @@ prints when no token is configured (console mode), and imports no python-telegra
 ``bot.telegram.sender.TelegramSender`` is the other one: it turns python-telegram-bot's
 errors into mcwatch's delivery errors (``bot.errors``), which ``bot.deliver.send_policy``
 decides about.
+
+``reply_markup``: buttons under the message, as ``bot.feedback.Keyboard`` (rows of
+label and callback data; the verdict buttons under an alert) or python-telegram-bot's
+own markup. An edit redraws them: Telegram drops the buttons of a message edited
+without them. The console has no buttons to press and shows none.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ class Sender(Protocol):
         self, chat_id: int, text: str, *, html_mode: bool = True, reply_markup: Any = None
     ) -> SendReceipt: ...
 
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None: ...
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, *, reply_markup: Any = None
+    ) -> None: ...
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt: ...
 
@@ -47,7 +54,9 @@ class ConsoleSender:
         self._frame(f"message to chat {chat_id}", html_to_console(text) if html_mode else text)
         return SendReceipt(message_id=self.count)
 
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, *, reply_markup: Any = None
+    ) -> None:
         self._frame(f"message {message_id} in chat {chat_id} updated", html_to_console(text))
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:

@@ -681,7 +681,7 @@ def _places() -> tuple[dict[str, str], dict[str, str], int]:
     return regions, firms, longest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Where:
     """Where, by whom and on which weekday, as a report names them."""
 

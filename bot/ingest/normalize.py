@@ -274,15 +274,24 @@ def detect_language(text: str, hint: str | None = None) -> str:
     return "other"
 
 
-def normalize_entry(raw: RawEntry, *, now: datetime, feed_language: str | None = None) -> Item:
-    """RawEntry → Item. ``now`` stands in for a missing date and caps future ones."""
+def normalize_entry(
+    raw: RawEntry,
+    *,
+    now: datetime,
+    feed_language: str | None = None,
+    outlet_in_title: bool = False,
+) -> Item:
+    """RawEntry → Item. ``now`` stands in for a missing date and caps future ones.
+    ``outlet_in_title``: an aggregator that ends its titles with the outlet's name
+    (``names_outlet_in_title``) credits an entry without ``<source>`` to that name."""
     title = one_line(html_to_text(raw.title))[:MAX_TITLE]
     summary = html_to_text(raw.summary_html)[:MAX_SUMMARY]
     if html_to_text(title) != title:  # double-escaped titles ("&amp;lt;b&amp;gt;")
         title = one_line(html_to_text(title))
-    if raw.outlet:
-        title = strip_outlet(title, raw.outlet)
-        summary = strip_outlet(summary, raw.outlet, after_space=True)
+    outlet = raw.outlet or (title_outlet(title) if outlet_in_title else None)
+    if outlet:
+        title = strip_outlet(title, outlet)
+        summary = strip_outlet(summary, outlet, after_space=True)
     link = canonical_url(raw.link)
     published = raw.published or now
     if published > now + FUTURE_TOLERANCE:
@@ -296,8 +305,32 @@ def normalize_entry(raw: RawEntry, *, now: datetime, feed_language: str | None =
         published=published,
         language=language,
         author=raw.author,
-        outlet=raw.outlet,
+        outlet=outlet,
     )
+
+
+# Aggregators whose item titles end with " - Outlet" (Google News: "Titre - Journal du
+# Mali", with the outlet also in <source> when the feed has it).
+OUTLET_IN_TITLE_HOSTS = frozenset({"news.google.com"})
+MAX_OUTLET = 80  # an outlet's name is a few words; a longer tail is part of the title
+
+
+def names_outlet_in_title(feed_url: str) -> bool:
+    """Whether the feed at ``feed_url`` ends its titles with the outlet's name."""
+    try:
+        host = (urlsplit(feed_url).hostname or "").lower()
+    except ValueError:
+        return False
+    return host in OUTLET_IN_TITLE_HOSTS
+
+
+def title_outlet(title: str) -> str | None:
+    """The outlet named after a title's last " - " ("… - Journal du Mali"), or None."""
+    head, separator, tail = title.rstrip().rpartition(" - ")
+    tail = tail.strip()
+    if not separator or not head.strip() or not tail or len(tail) > MAX_OUTLET:
+        return None
+    return tail
 
 
 _OUTLET_SEPARATORS = (" - ", " – ", " — ", " | ")

@@ -9,21 +9,29 @@ what other readers do for their own settings (Feeder's ``feeder:``, FreshRSS's
 ``frss:``). Readers that do not know the namespace ignore it. On import, an outline
 commented out with OPML's own ``isComment="true"`` (and, by that attribute's convention,
 every outline inside it) is a disabled feed too.
+
+Who is speaking (``bot.provenance``) travels the same way: ``mcwatch:country="ML"`` and
+``mcwatch:kind="malian_private"``. On import a value that is not a country code or a
+kind is left out, with the reason (``OpmlFeed.problems``); the feed is imported all the
+same.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
 from bot.errors import ParseError
 from bot.ingest.parse import neutralise
+from bot.provenance import parse_country, parse_kind
 
 LANGUAGES = ("fr", "en")
 NAMESPACE = "https://github.com/mcwatch/mcwatch/opml"
 _ENABLED = f"{{{NAMESPACE}}}enabled"
+_COUNTRY = f"{{{NAMESPACE}}}country"
+_KIND = f"{{{NAMESPACE}}}kind"
 _FALSE = ("false", "0", "no")
 
 
@@ -33,6 +41,9 @@ class OpmlFeed:
     name: str = ""
     language: str | None = None
     enabled: bool = True
+    country: str | None = None
+    kind: str | None = None
+    problems: tuple[str, ...] = ()  # attributes left out on import, and why
 
 
 def parse_opml(data: bytes) -> list[OpmlFeed]:
@@ -69,12 +80,37 @@ def _feed(outline: ET.Element, commented: bool) -> OpmlFeed | None:
     if not url:
         return None  # a folder, or an outline of some other kind
     language = _attribute(outline, "language")[:2] or None
+    problems: list[str] = []
+    country = _checked(outline, _COUNTRY, "mcwatch:country", parse_country, problems)
+    kind = _checked(outline, _KIND, "mcwatch:kind", parse_kind, problems)
     return OpmlFeed(
         url=url,
         name=(outline.get("title") or outline.get("text") or "").strip(),
         language=language if language in LANGUAGES else None,
         enabled=not commented and _attribute(outline, _ENABLED) not in _FALSE,
+        country=country,
+        kind=kind,
+        problems=tuple(problems),
     )
+
+
+def _checked(
+    outline: ET.Element,
+    attribute: str,
+    label: str,
+    parse: Callable[[str], str],
+    problems: list[str],
+) -> str | None:
+    """The attribute's value as ``parse`` reads it; None when absent or invalid (the
+    reason appended to ``problems``)."""
+    value = (outline.get(attribute) or "").strip()
+    if not value:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        problems.append(f"skipped {label}: {exc}"[:300])
+        return None
 
 
 def render_opml(feeds: Sequence[OpmlFeed], *, title: str = "mcwatch feeds") -> str:
@@ -91,6 +127,10 @@ def render_opml(feeds: Sequence[OpmlFeed], *, title: str = "mcwatch feeds") -> s
             attributes += f" language={quoteattr(feed.language)}"
         if not feed.enabled:
             attributes += ' mcwatch:enabled="false"'
+        if feed.country:
+            attributes += f" mcwatch:country={quoteattr(feed.country)}"
+        if feed.kind:
+            attributes += f" mcwatch:kind={quoteattr(feed.kind)}"
         lines.append(f"    <outline {attributes}/>")
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)

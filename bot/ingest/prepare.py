@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.errors import ParseError
 from bot.ingest.dedupe import Fingerprint, fingerprint
-from bot.ingest.normalize import normalize_entry
+from bot.ingest.normalize import names_outlet_in_title, normalize_entry
 from bot.ingest.parse import parse_feed
 from bot.match import Lexicon, Matcher, compile_rules
 from bot.match.prefilter import search_text
@@ -58,8 +58,14 @@ def prepare(
     except ParseError as exc:
         return Prepared(failure(exc.key, **exc.fields), None, 0, (), ())
     unique: dict[str, Item] = {}
+    outlet_in_title = names_outlet_in_title(url)  # Google News: credit the outlet it names
     for raw in parsed.entries:
-        item = normalize_entry(raw, now=now, feed_language=feed_language or parsed.language)
+        item = normalize_entry(
+            raw,
+            now=now,
+            feed_language=feed_language or parsed.language,
+            outlet_in_title=outlet_in_title,
+        )
         unique.setdefault(item.identity, item)
     # The index's words here, not in the writer: parallel in the workers, and off the
     # one write transaction (≈0.08 ms an item).

@@ -17,10 +17,11 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes
 
 from bot.deliver.render import split_messages
+from bot.feedback import TopicFeedback, summarise
 from bot.telegram.commands import _language, deps_of, is_admin, reply, send_to
 from bot.telegram.sender import telegram_errors
 from bot.text import describe, language_for, t
-from store import deliveries, feeds, items, subscribers
+from store import deliveries, feeds, items, subscribers, topics, verdicts
 from store.db import transaction
 from store.models import Feed
 
@@ -46,19 +47,50 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     topics_text = ", ".join(
         f"#{slug} {n}" for slug, n in sorted(figures.per_topic.items(), key=lambda kv: -kv[1])
     ) or t(language, "none")
-    await reply(
-        update,
-        context,
+    text = t(
+        language,
+        "stats",
+        items_today=figures.today,
+        per_topic=topics_text,
+        queue=figures.queue,
+        failing=figures.failing,
+        **figures.subscribers,
+    )
+    verdicts_since = deps.clock.now() - timedelta(days=FEEDBACK_DAYS)
+    rows = await asyncio.to_thread(_feedback, deps, verdicts_since)
+    await reply(update, context, f"{text}\n\n{_feedback_text(rows, language)}")
+
+
+FEEDBACK_DAYS = 30  # /stats's verdicts: the window `mcwatch rules feedback` shows by default
+
+
+def _feedback(deps: Deps, since: datetime) -> list[TopicFeedback]:
+    """Per topic, alerts sent and the verdicts given since ``since`` (``rules feedback``)."""
+    with transaction(deps.engine) as session:
+        sent = verdicts.alerts_sent_by_topic(session, since)
+        records = verdicts.records_since(session, since)
+        order = [topic.slug for topic in topics.list_topics(session)]
+    return summarise(sent, records, order)
+
+
+def _feedback_text(rows: list[TopicFeedback], language: str) -> str:
+    """/stats's verdicts: one short line per topic (the 👎 items are the CLI's)."""
+    header = t(language, "stats_feedback", days=FEEDBACK_DAYS)
+    if not any(row.relevant or row.not_relevant for row in rows):
+        return f"{header}\n{t(language, 'stats_feedback_none')}"
+    lines = [
         t(
             language,
-            "stats",
-            items_today=figures.today,
-            per_topic=topics_text,
-            queue=figures.queue,
-            failing=figures.failing,
-            **figures.subscribers,
-        ),
-    )
+            "stats_feedback_line",
+            topic=html.escape(row.topic) if row.topic else t(language, "stats_feedback_no_topic"),
+            sent=row.alerts_sent,
+            relevant=row.relevant,
+            not_relevant=row.not_relevant,
+            precision="—" if row.precision is None else f"{round(row.precision * 100)}%",
+        )
+        for row in rows
+    ]
+    return "\n".join([header, *lines])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ What the bot answers (``add_handlers``, first match wins):
 | one of ``COMMANDS`` / ``ADMIN_COMMANDS`` | its handler      | its handler                |
 | another command                          | pointer to /help | only if ``/x@mcwatch_bot`` |
 | anything else                            | pointer to /help | nothing (people talk)      |
-| a button (``t:``, ``stop:``)             | its handler      | its handler (admins)       |
+| a button (``t:``, ``stop:``, ``v:``)     | its handler      | its handler (admins)       |
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from telegram.ext import (
 )
 
 from bot.errors import McwatchError
+from bot.feedback import VERDICT_PREFIX
 from bot.logs import context as fields
 from bot.logs import redact
 from bot.telegram import admin, commands
@@ -52,6 +53,7 @@ COMMANDS: tuple[str, ...] = (
     "unsubscribe",
     "mode",
     "digesttime",
+    "digestday",
     "timezone",
     "lang",
     "quiet",
@@ -97,6 +99,7 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         "unsubscribe": commands.unsubscribe,
         "mode": commands.mode,
         "digesttime": commands.digesttime,
+        "digestday": commands.digestday,
         "timezone": commands.timezone,
         "lang": commands.lang,
         "quiet": commands.quiet,
@@ -127,6 +130,9 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         CallbackQueryHandler(commands.toggle_topic, pattern=f"^{TOGGLE_PREFIX}")
     )
     application.add_handler(CallbackQueryHandler(commands.stop_pressed, pattern=f"^{STOP_PREFIX}"))
+    application.add_handler(
+        CallbackQueryHandler(commands.verdict_pressed, pattern=f"^{VERDICT_PREFIX}")
+    )
     application.add_handler(ChatMemberHandler(admin.membership, ChatMemberHandler.MY_CHAT_MEMBER))
 
 

@@ -28,17 +28,26 @@ from telegram import CallbackQuery, Chat, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from bot import feedback
+from bot.deliver.digest import WEEKLY, parse_weekday
 from bot.deliver.digest_job import digest_now, trend_chart
 from bot.deliver.render import render_item_line, split_messages
 from bot.errors import DeliveryError, MessageRejected, RuleSyntaxError
 from bot.ingest.stored_rules import search as rules_search
 from bot.logs import context as log_context
-from bot.telegram.keyboards import STOP_PREFIX, TOGGLE_PREFIX, stop_keyboard, topics_keyboard
+from bot.provenance import KINDS, ProvenanceFilter, parse_filter
+from bot.telegram.keyboards import (
+    STOP_PREFIX,
+    TOGGLE_PREFIX,
+    inline,
+    stop_keyboard,
+    topics_keyboard,
+)
 from bot.telegram.sender import telegram_errors
-from bot.text import DEFAULT, language_for, language_name, languages, t
+from bot.text import DEFAULT, language_for, language_name, languages, names, t
 from bot.timeparse import UnparsableTime, format_hhmm, parse_hhmm, parse_quiet, parse_zone
 from bot.types import Preferences
-from store import items, subscribers, topics
+from store import items, subscribers, topics, verdicts
 from store.db import transaction
 
 if TYPE_CHECKING:
@@ -53,7 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MODES = ("instant", "digest", "both")
+MODES = ("instant", "digest", "both", WEEKLY)
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 SEARCH_RESULTS = 10
 
@@ -180,7 +189,7 @@ async def _edit(
         await to_chat(context, chat_id, call)
     except MessageRejected as exc:
         # Two quick presses redraw the same thing: Telegram refuses the second as is.
-        if "message is not modified" not in str(exc):
+        if "message is not modified" not in str(exc).lower():
             raise
 
 
@@ -440,6 +449,34 @@ async def toggle_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await edit_keyboard(update, context, topics_keyboard(listed, mine))
 
 
+async def verdict_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """👍 / 👎 / a reason under an alert (``bot.feedback``): store the verdict, answer
+    with a toast, redraw the buttons. The delivery row decides what the verdict is about;
+    data that names no sent alert of this chat (forged, malformed, gone with its item)
+    changes nothing and is answered politely."""
+    deps = deps_of(context)
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None:
+        return
+    language = await asyncio.to_thread(_language, update, deps)
+    if chat.type != "private" and not is_admin(update, deps):
+        await answer(query, t(language, "group_admin_only"), show_alert=True)
+        return
+    pressed = feedback.decode(query.data)
+    state = None
+    if pressed is not None:
+        decide = partial(feedback.next_state, code=pressed.code)
+        state = await asyncio.to_thread(
+            _store, deps, verdicts.press, pressed.delivery_id, chat.id, decide, deps.clock.now()
+        )
+    if pressed is None or state is None:
+        await answer(query, t(language, "verdict_gone"))
+        return
+    await answer(query, feedback.toast(language, state))
+    buttons = feedback.keyboard(pressed.delivery_id, language, state)
+    await edit_keyboard(update, context, inline(buttons))
+
+
 async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/settings: everything the chat has chosen, on one screen."""
     found = await _registered(update, context)
@@ -459,13 +496,19 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         if prefs.quiet
         else t(language, "settings_no_quiet")
     )
+    when = {"time": format_hhmm(prefs.digest_time), "zone": html.escape(prefs.timezone)}
+    if prefs.mode == WEEKLY:
+        # A second read, for a weekly reader only: Preferences has no digest day.
+        day = await asyncio.to_thread(_store, deps, subscribers.digest_day, prefs.chat_id)
+        digest_text = t(language, "settings_weekly", day=_weekday(language, day), **when)
+    else:
+        digest_text = t(language, "settings_daily", **when)
     text = t(
         language,
         "settings",
         topics=topics_text,
         mode=t(language, f"mode_{prefs.mode}"),
-        time=format_hhmm(prefs.digest_time),
-        zone=html.escape(prefs.timezone),
+        digest=digest_text,
         quiet=quiet_hours,
         lang=language_name(language),
         state=t(language, "settings_paused" if prefs.paused else "settings_active"),
@@ -507,8 +550,51 @@ async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         current = t(language, f"mode_{prefs.mode}")
         await reply(update, context, t(language, "usage_mode", mode=current))
         return
-    await asyncio.to_thread(_update, deps, prefs.chat_id, mode=wanted)
-    await reply(update, context, t(language, "mode_set", mode=t(language, f"mode_{wanted}")))
+    if wanted != WEEKLY:
+        await asyncio.to_thread(_update, deps, prefs.chat_id, mode=wanted)
+        await reply(update, context, t(language, "mode_set", mode=t(language, f"mode_{wanted}")))
+        return
+
+    def to_weekly() -> int:
+        with transaction(deps.engine) as session:  # the one write, and the day it keeps
+            subscribers.update_subscriber(session, prefs.chat_id, mode=wanted)
+            return subscribers.digest_day(session, prefs.chat_id)
+
+    day = await asyncio.to_thread(to_weekly)
+    when = {"time": format_hhmm(prefs.digest_time), "zone": html.escape(prefs.timezone)}
+    text = t(language, "mode_set", mode=t(language, "mode_weekly"))
+    text += " " + t(language, "mode_weekly_when", day=_weekday(language, day), **when)
+    await reply(update, context, text)
+
+
+def _weekday(language: str, day: int) -> str:
+    """0 = Monday … 6 in the reader's language ("lundi", "Monday")."""
+    return names(language, "weekdays")[day]
+
+
+async def digestday(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/digestday DAY: the weekly digest's day ("lundi", "mon", "Monday", 1–7)."""
+    found = await _registered(update, context, settings_change=True)
+    if found is None:
+        return
+    deps, prefs, language = found
+    typed = " ".join(context.args or []).strip()
+    wanted = parse_weekday(typed, language) if typed else None
+    if wanted is None:
+        if typed:
+            shown = html.escape(typed[:40])
+            await reply(update, context, t(language, "bad_digestday", value=shown))
+            return
+        day = await asyncio.to_thread(_store, deps, subscribers.digest_day, prefs.chat_id)
+        usage = t(language, "usage_digestday", day=_weekday(language, day))
+        await reply(update, context, usage)
+        return
+    await asyncio.to_thread(_update, deps, prefs.chat_id, digest_day=wanted)
+    when = {"time": format_hhmm(prefs.digest_time), "zone": html.escape(prefs.timezone)}
+    text = t(language, "digestday_set", day=_weekday(language, wanted), **when)
+    if prefs.mode != WEEKLY:
+        text += " " + t(language, "digestday_not_weekly", mode=t(language, f"mode_{prefs.mode}"))
+    await reply(update, context, text)
 
 
 async def digesttime(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -524,7 +610,8 @@ async def digesttime(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     await asyncio.to_thread(_update, deps, prefs.chat_id, digest_time=wanted)
     value = format_hhmm(wanted)
-    await reply(update, context, t(language, "digesttime_set", time=value, zone=prefs.timezone))
+    key = "digesttime_set_weekly" if prefs.mode == WEEKLY else "digesttime_set"
+    await reply(update, context, t(language, key, time=value, zone=prefs.timezone))
 
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -598,26 +685,38 @@ async def _send_list(
         await reply(update, context, message)
 
 
-def _latest_items(engine: Engine, limit: int, slugs: Sequence[str] | None) -> list[StoredItem]:
+def _latest_items(
+    engine: Engine, limit: int, slugs: Sequence[str] | None, wanted: ProvenanceFilter
+) -> list[StoredItem]:
     with transaction(engine) as session:
-        return items.recent_items(session, limit=limit, topics=slugs)
+        return items.recent_items(
+            session, limit=limit, topics=slugs, country=wanted.country, kind=wanted.kind
+        )
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """``/latest [N] [country:CN] [kind:KIND]`` (``bot.provenance.parse_filter``)."""
     found = await _registered(update, context)
     if found is None:
         return
     deps, prefs, language = found
-    arg = (context.args or [str(LATEST_DEFAULT)])[0]
-    if not arg.isdigit() or not 1 <= int(arg) <= LATEST_MAX:
-        await reply(update, context, t(language, "usage_latest"))
+    try:
+        wanted = parse_filter(context.args or [])
+    except ValueError:
+        wanted = ProvenanceFilter(rest=("?",))  # a bad code or kind: the usage says them
+    arg = (wanted.rest or (str(LATEST_DEFAULT),))[0]
+    if len(wanted.rest) > 1 or not arg.isdigit() or not 1 <= int(arg) <= LATEST_MAX:
+        await reply(update, context, t(language, "usage_latest", kinds=", ".join(KINDS)))
         return
-    rows = await asyncio.to_thread(_latest_items, deps.engine, int(arg), prefs.topics)
+    rows = await asyncio.to_thread(_latest_items, deps.engine, int(arg), prefs.topics, wanted)
     if not rows:
         await reply(update, context, t(language, "latest_empty"))
         return
     lines = [
-        render_item_line(i.title, i.link, i.source, i.published, i.topics, language) for i in rows
+        render_item_line(
+            i.title, i.link, i.source, i.published, i.topics, language, country=i.country
+        )
+        for i in rows
     ]
     await _send_list(update, context, t(language, "latest_header"), lines)
 
@@ -653,7 +752,9 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, t(language, "search_empty", words=shown))
         return
     lines = [
-        render_item_line(i.title, i.link, i.source, i.published, i.topics, language)
+        render_item_line(
+            i.title, i.link, i.source, i.published, i.topics, language, country=i.country
+        )
         for i in hits
     ]
     await _send_list(update, context, t(language, "search_header", words=shown), lines)

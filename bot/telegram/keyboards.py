@@ -1,5 +1,6 @@
 """Inline keyboards. Callback data is ``PREFIX + value``; ``app`` routes each prefix to
-its handler."""
+its handler. The verdict buttons under alerts are described by ``bot.feedback`` (the
+outbox has no python-telegram-bot) and drawn here by ``inline``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.feedback import Keyboard
+
 TOGGLE_PREFIX = "t:"  # t:SLUG — /topics, flip one subscription
 STOP_PREFIX = "stop:"  # stop:yes | stop:no — /stop's confirmation
+# v:ID:CODE — a verdict on an alert: bot.feedback (VERDICT_PREFIX) builds those buttons.
 
 
 def topics_keyboard(
@@ -33,5 +37,16 @@ def stop_keyboard(yes: str, cancel: str) -> InlineKeyboardMarkup:
                 InlineKeyboardButton(yes, callback_data=f"{STOP_PREFIX}yes"),
                 InlineKeyboardButton(cancel, callback_data=f"{STOP_PREFIX}no"),
             ]
+        ]
+    )
+
+
+def inline(keyboard: Keyboard) -> InlineKeyboardMarkup:
+    """A keyboard described by the delivery side (``bot.feedback.Keyboard``: the verdict
+    buttons under an alert), as python-telegram-bot sends it."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(button.label, callback_data=button.data) for button in row]
+            for row in keyboard
         ]
     )

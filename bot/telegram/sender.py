@@ -64,6 +64,16 @@ def telegram_errors() -> Iterator[None]:
         raise RetryLater(exc.message, TRANSIENT_RETRY_SECONDS, backoff=True) from exc
 
 
+def _markup(reply_markup: Any) -> Any:
+    """``bot.feedback.Keyboard`` (a tuple of rows) as python-telegram-bot's markup; any
+    other markup as it is."""
+    if isinstance(reply_markup, tuple):
+        from bot.telegram.keyboards import inline
+
+        return inline(reply_markup)
+    return reply_markup
+
+
 class TelegramSender:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
@@ -80,11 +90,13 @@ class TelegramSender:
                 text=text,
                 parse_mode=ParseMode.HTML if html_mode else None,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_markup=reply_markup,
+                reply_markup=_markup(reply_markup),
             )
         return SendReceipt(message_id=message.message_id)
 
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, *, reply_markup: Any = None
+    ) -> None:
         from telegram import LinkPreviewOptions
         from telegram.constants import ParseMode
 
@@ -96,9 +108,10 @@ class TelegramSender:
                     message_id=message_id,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    reply_markup=_markup(reply_markup),
                 )
         except MessageRejected as exc:
-            if "message is not modified" not in str(exc):
+            if "message is not modified" not in str(exc).lower():
                 raise
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str = "") -> SendReceipt:

@@ -15,6 +15,7 @@ own error shapes so PTB raises its own exceptions:
   group or channel 20 per minute, the bot 30 per second overall (core.telegram.org/bots/faq
   "My bot is hitting limits"); beyond them ``429`` with ``parameters.retry_after``;
 - ``403 Forbidden: bot was blocked by the user`` for a chat the test has blocked.
+- an inline button's ``callback_data`` 1–64 bytes (#inlinekeyboardbutton).
 
 Tests inject updates (``push_message``, ``push_callback``, ``push_chat_member``) that
 ``getUpdates`` hands out with Telegram's offset semantics, and faults (``block``,
@@ -199,6 +200,21 @@ class FloodLimits:
     private_per_second: float = 1.0
     group_per_minute: int = 20
     overall_per_second: int = 30
+
+
+CALLBACK_DATA_LIMIT = 64  # bytes (core.telegram.org/bots/api#inlinekeyboardbutton)
+
+
+def _markup_of(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The message's reply_markup, refused as Telegram refuses a button's callback data
+    that is empty or longer than 64 bytes."""
+    markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else None
+    for row in (markup or {}).get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return markup
 
 
 class ApiError(Exception):
@@ -614,7 +630,7 @@ class BotApi:
         text = params.get("text", "")
         plain = self._check_text(text, params.get("parse_mode"), MESSAGE_LIMIT, "message")
         # Telegram: an edit without reply_markup removes the inline keyboard.
-        markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else None
+        markup = _markup_of(params)
         with self._lock:
             sent = self._messages.get((chat_id, message_id))
             if sent is None:
@@ -639,7 +655,7 @@ class BotApi:
             sent = self._messages.get((chat_id, message_id))
             if sent is None:
                 raise ApiError(400, "Bad Request: message to edit not found")
-            markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else None
+            markup = _markup_of(params)
             if markup == sent.reply_markup:
                 raise ApiError(400, "Bad Request: message is not modified")
         self._admit_edit("editMessageReplyMarkup", chat_id)  # an edit counts as a message
@@ -719,7 +735,7 @@ class BotApi:
             with self._lock:
                 self.rejected.append((method, chat_id, exc.description))
             raise
-        markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else None
+        markup = _markup_of(params)
         reply = params.get("reply_parameters")
         reply_to = json.loads(reply).get("message_id") if reply else None
         if reply_to is None and params.get("reply_to_message_id"):

@@ -41,7 +41,9 @@ class RecordingSender:
         self.sent.append((chat_id, text))
         return SendReceipt(message_id=len(self.sent))
 
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, *, reply_markup: Any = None
+    ) -> None:
         if chat_id in self.fail:
             raise self.fail[chat_id]
         self.edits.append((chat_id, message_id, text))

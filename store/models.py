@@ -332,3 +332,34 @@ class Watch(SQLModel, table=True):
     )
     query: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime | None = _dt()
+
+
+class WatchHit(SQLModel, table=True):
+    """A story a watch found (issue 15: the hit count ``/watches`` shows)."""
+
+    __tablename__ = "watch_hits"
+    __table_args__ = (UniqueConstraint("watch_id", "story_id", name="uq_watch_hits_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_id: int = Field(
+        sa_column=Column(ForeignKey("watches.id", ondelete="CASCADE"), nullable=False)
+    )
+    story_id: int = Field(
+        sa_column=Column(
+            ForeignKey("stories.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    created_at: datetime | None = _dt()
+
+
+class Mention(SQLModel, table=True):
+    """The first story that named an entity (issue 15: "first mention", once each)."""
+
+    __tablename__ = "mentions"
+
+    entity: str = Field(primary_key=True)
+    story_id: int | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("stories.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    first_seen: datetime | None = _dt()

@@ -241,3 +241,25 @@ def test_a_kidnapping_and_an_attack_are_different_events() -> None:
     both = fingerprint(3, None, "Gunmen attack gold site and abduct Chinese workers", "", "en", T0)
     assert "kinds" in why_same_story(kidnap, attack)
     assert "kinds" not in why_same_story(kidnap, both)
+
+
+def test_a_contract_won_and_more_time_for_the_works_are_different_events() -> None:
+    award = fingerprint(
+        1, None, "Un groupe chinois décroche le chantier de la route Kayes-Bafoulabé", "", "fr", T0
+    )
+    delay = fingerprint(
+        2,
+        None,
+        "Route Kayes-Bafoulabé : le groupe chinois obtient un délai de six mois",
+        "",
+        "fr",
+        T0,
+    )
+    won = fingerprint(3, None, "Chinese group wins the Kayes-Bafoulabe road contract", "", "en", T0)
+    late = fingerprint(
+        4, None, "Kayes-Bafoulabe road: Chinese contractor granted extension", "", "en", T0
+    )
+    assert "kinds" in why_same_story(award, delay)
+    assert "kinds" in why_same_story(won, late)
+    assert "kinds" not in why_same_story(award, won)  # one award, two languages
+    assert "kinds" not in why_same_story(delay, late)

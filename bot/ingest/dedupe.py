@@ -343,6 +343,10 @@ _EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "training": ("training", "trained", "graduat", "diplome", "formation", "forment"),
     "export": ("export", "expedi", "shipment", "shipped", "ships", "cargaison"),
     "permit": ("licenc", "licens", "revok", "revocat", "retrait"),
+    # a contract won or given: not the works it starts, nor their end
+    "award": ("decroch", "attribu", "awarded", "awards", "remport", "adjug", "wins"),
+    # more time granted, or the works late
+    "delay": ("delai", "prolong", "retard", "delay", "extension", "sursis"),
     # a team or a delegation arrives: not the farewell of the one it relieves
     "arrival": ("arriv", "accueilli", "welcomed"),
     "farewell": (

@@ -263,3 +263,18 @@ def test_a_contract_won_and_more_time_for_the_works_are_different_events() -> No
     assert "kinds" in why_same_story(won, late)
     assert "kinds" not in why_same_story(award, won)  # one award, two languages
     assert "kinds" not in why_same_story(delay, late)
+
+
+@pytest.mark.parametrize(
+    "headline",
+    [
+        "How Chinese loans built Mali's new road network",
+        "Mali's road boom: how Chinese loans paid for it",
+        "Routes du Mali : comment les prêts chinois ont tout changé",
+        "Analyse — les prêts chinois et les routes maliennes",
+    ],
+)
+def test_an_analysis_is_never_a_copy_of_the_news_it_explains(headline: str) -> None:
+    news = fingerprint(1, None, "China lends Mali $120m for the Kati-Kolokani road", "", "en", T0)
+    piece = fingerprint(2, None, headline, "", "en", T0)
+    assert "an analysis and the news" in why_same_story(news, piece)

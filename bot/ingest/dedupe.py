@@ -889,10 +889,11 @@ def _mass(a: Fingerprint, b: Fingerprint, weights: dict[str, float], th: Thresho
 
 
 # A piece that explains, argues or asks rather than reports: its headline opens with a
-# question word or names its genre. It is a story of its own, never a copy of the news
+# question word (or one follows its colon or dash: "Beyond Russia: how …") or names its
+# genre. It is a story of its own, never a copy of the news
 # it is about ("How Beijing became Bamako's top lender" beside a loan signed that week).
 _ANALYSIS = re.compile(
-    r"^\W*(?:how|why|what|comment|pourquoi|qu['’]est-ce)\b|"
+    r"(?:^|[:—–]\s)\W*(?:how|why|what|comment|pourquoi|qu['’]est-ce)\b|"
     r"\b(?:analysis|analyse|d[ée]cryptage|opinion|tribune|[ée]ditorial|explainer|insight|"
     r"commentary|interview|point de vue|long read)\b",
     re.IGNORECASE,

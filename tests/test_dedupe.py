@@ -243,7 +243,7 @@ def test_a_kidnapping_and_an_attack_are_different_events() -> None:
     assert "kinds" not in why_same_story(kidnap, both)
 
 
-def test_a_contract_won_and_more_time_for_the_works_are_different_events() -> None:
+def test_a_contract_won_more_time_and_the_works_done_are_different_events() -> None:
     award = fingerprint(
         1, None, "Un groupe chinois décroche le chantier de la route Kayes-Bafoulabé", "", "fr", T0
     )
@@ -263,6 +263,14 @@ def test_a_contract_won_and_more_time_for_the_works_are_different_events() -> No
     assert "kinds" in why_same_story(won, late)
     assert "kinds" not in why_same_story(award, won)  # one award, two languages
     assert "kinds" not in why_same_story(delay, late)
+    done = fingerprint(
+        5, None, "Route Kayes-Bafoulabé : le groupe chinois achève les travaux", "", "fr", T0
+    )
+    finished = fingerprint(
+        6, None, "Chinese contractor completes Kayes-Bafoulabe road", "", "en", T0
+    )
+    assert "kinds" in why_same_story(award, done) and "kinds" in why_same_story(won, finished)
+    assert "kinds" not in why_same_story(done, finished)
 
 
 @pytest.mark.parametrize(

@@ -345,6 +345,8 @@ _EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "permit": ("licenc", "licens", "revok", "revocat", "retrait"),
     # a contract won or given: not the works it starts, nor their end
     "award": ("decroch", "attribu", "awarded", "awards", "remport", "adjug", "wins"),
+    # the works finished (not their award, nor their opening to the public)
+    "completion": ("acheve", "achevement", "completed", "completes", "completion"),
     # more time granted, or the works late
     "delay": ("delai", "prolong", "retard", "delay", "extension", "sursis"),
     # a team or a delegation arrives: not the farewell of the one it relieves

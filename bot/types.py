@@ -202,6 +202,7 @@ class Alert:
     country: str | None = None  # who is speaking (``source``'s feed), bot.provenance
     kind: str | None = None
     outlets: tuple[Outlet, ...] = ()  # the story's outlets, first reporter first
+    watches: tuple[str, ...] = ()  # the reader's watches (/watch) that found the story
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, func, insert, or_, text, update
@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from bot.types import Alert, DeliveryIntent, Outlet
 from store import items as store_items
+from store import watches
 from store.models import Delivery, Item, Subscriber
 from store.search import matches_by_item
 
@@ -290,8 +291,13 @@ def _alerts(
     found = matches_by_item(session, {item.id for _, _, item in rows if item.id is not None})
     terms = {item_id: matched for item_id, (_, matched) in found.items()}
     sources = store_items.story_outlets(session, {delivery.story_id for delivery, _, _ in rows})
+    seen_by = watches.watched(session, {(d.subscriber_id, d.story_id) for d, _, _ in rows})
     return [
-        _alert(delivery, subscriber, item, terms, sources) for delivery, subscriber, item in rows
+        replace(
+            _alert(delivery, subscriber, item, terms, sources),
+            watches=seen_by.get((delivery.subscriber_id, delivery.story_id), ()),
+        )
+        for delivery, subscriber, item in rows
     ]
 
 

@@ -19,6 +19,7 @@ from bot.types import DigestStory, PreferenceDefaults
 from store.items import story_outlets
 from store.models import Digest, Item, ItemTopic, Subscriber, Subscription, Topic
 from store.subscribers import id_chunks, preferences_of
+from store.watches import found_story_ids
 
 # Ids bound in one IN (...): well under SQLite's 32,766 parameters, and a digest's stories
 # are a few dozen.
@@ -233,7 +234,8 @@ def stories_between(
     backlog: timedelta | None = None,
 ) -> list[DigestStory]:
     """Stories with items that arrived in [start, end) in the subscriber's topics
-    (every topic when ``subscriber_id`` is None), one entry per story. With
+    (every topic when ``subscriber_id`` is None) or found by their watches, one entry
+    per story. With
     ``backlog``, items published more than that before ``start`` are archive, not news,
     and left out."""
     topic_rows = session.exec(select(Topic.id, Topic.slug, Topic.position)).all()
@@ -246,7 +248,13 @@ def stories_between(
     )
     if backlog is not None:
         query = query.where(col(Item.published) >= start - backlog)
+    watched: list[tuple[Item, int]] = []
     if subscriber_id is not None:
+        # The stories the reader's own watches (/watch) found, under their own topics:
+        # a reader who follows "huawei" but not energy sees Huawei's grid deal in energy.
+        watched = list(
+            session.exec(query.where(col(Item.story_id).in_(found_story_ids(subscriber_id))))
+        )
         # ``+ 0``: the period's items are read by time (ix_items_fetched_at or
         # ix_items_published, a day of a year), then their topics. On the topic index
         # SQLite, without statistics, read every item the topics ever matched instead:
@@ -260,7 +268,10 @@ def stories_between(
     topics: dict[int, set[int]] = defaultdict(set)
     # Sorted here, not by SQL: an ORDER BY on published leads SQLite to walk the whole
     # published index (to skip a sort) instead of reading the period by fetched_at.
-    rows = sorted(session.exec(query).all(), key=lambda row: (row[0].published, row[0].id))
+    rows = list(session.exec(query).all())
+    subscribed = {item.story_id for item, _ in rows}
+    rows += [row for row in watched if row[0].story_id not in subscribed]
+    rows.sort(key=lambda row: (row[0].published, row[0].id))
     for item, topic_id in rows:
         key = item.story_id or -(item.id or 0)
         first.setdefault(key, item)

@@ -49,7 +49,8 @@ SPEC_COMMANDS = set(
     "start help topics subscribe unsubscribe mode digesttime timezone lang quiet latest "
     "search digest trend pause resume stop stats feeds health".split()
 )
-BEYOND_SPEC = {"settings", "digestday"}  # digestday: the weekly digest (issue 15)
+# issue 15: digestday (the weekly digest's day); watch, watches, unwatch (personal watches)
+BEYOND_SPEC = {"settings", "digestday", "watch", "watches", "unwatch"}
 
 
 def test_the_bot_has_every_command_of_the_spec_and_no_unplanned_one() -> None:

@@ -27,6 +27,7 @@ PURE = [
     "bot/provenance.py",
     "bot/feedback.py",
     "bot/watchdog.py",
+    "bot/watches.py",
 ]
 PURE += [
     str(p.relative_to(ROOT))

@@ -709,7 +709,7 @@ def test_the_command_menu_is_published_in_both_languages(bot: Conversation) -> N
     spec = (
         "start help settings topics subscribe unsubscribe mode digesttime digestday timezone lang "
         "quiet "
-        "latest search digest trend pause resume stop"
+        "latest search watch watches unwatch digest trend pause resume stop"
     ).split()
     for menu in menus.values():
         assert [c["command"] for c in menu] == spec

@@ -116,6 +116,8 @@ def render_alert(alert: Alert, *, plain: bool = False) -> str:
         for name in alert.also_reported_by[:8]
     )
     sources_mix = mix_line(alert.outlets, alert.language)  # "3 sources: 🇲🇱 2 · 🇨🇳 1"
+    # "👁 Your watch: huawei" (bot.watches): why a reader got a story outside their topics
+    watched = ", ".join(truncate_utf16(query, 60) for query in alert.watches[:3])
     href = safe_href(alert.link)
 
     def build(summary: str) -> str:
@@ -141,6 +143,10 @@ def render_alert(alert: Alert, *, plain: bool = False) -> str:
             lines.append(sources_mix if plain else escape(sources_mix))
         if also:
             lines.append(t(alert.language, "alert_also", sources=also if plain else escape(also)))
+        if watched:
+            shown = watched if plain else escape(watched)
+            key = "alert_watch" if len(alert.watches) == 1 else "alert_watches"
+            lines.append(t(alert.language, key, watches=shown))
         return "\n".join(lines)
 
     summary = summarise(alert.summary)

@@ -37,12 +37,18 @@ from bot.ingest import dedupe
 from bot.ingest.fetch import fetch_feed
 from bot.ingest.prepare import Prepared, prepare, prepare_in_worker, start_worker
 from bot.ingest.schedule import base_interval, next_poll_at
-from bot.ingest.stored_rules import stored_matcher, stored_rules
+from bot.ingest.stored_rules import (
+    stored_lexicon_text,
+    stored_matcher,
+    stored_rules,
+    watch_matcher,
+)
 from bot.logs import context
 from bot.match import Matcher
 from bot.text import DEFAULT, describe, failure
-from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match
-from store import deliveries, feeds, items, stories, subscribers, topics
+from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match, MatchInput
+from bot.watches import distinct_queries, plan_watch_alerts, watchers
+from store import deliveries, feeds, items, stories, subscribers, topics, watches
 from store.db import database_failure, is_outage, transaction
 
 log = logging.getLogger(__name__)
@@ -536,6 +542,7 @@ def store_items(
     recipients = subscribers.instant_recipients(session)
     matched_rows: list[tuple[int, Match]] = []
     planned: list[tuple[int, DeliveryIntent]] = []
+    news: list[tuple[Item, int, int, tuple[Match, ...]]] = []  # matched, not archive
     backlog = deps.settings.backlog
     for item, (item_id, story_id), found in zip(fresh, stored, matches, strict=True):
         if not found:  # most of a feed: nothing to plan (50 readers × 200 items adds up)
@@ -545,11 +552,40 @@ def store_items(
         if backlog is not None and now - item.published > backlog:
             continue  # an archive, not news: stored and searchable, never alerted
         planned.extend((story_id, intent) for intent in plan_alerts(item_id, found, recipients))
+        news.append((item, item_id, story_id, found))
+    planned.extend(_watch_alerts(session, news, now))
     items.add_matches(session, matched_rows, topic_ids)
     for story_id in joined:
         stories.flag_edits(session, story_id)
     queued = deliveries.queue_alerts_bulk(session, planned, now)
     return len(fresh), sum(1 for found in matches if found), queued
+
+
+def _watch_alerts(
+    session: Session, news: Sequence[tuple[Item, int, int, tuple[Match, ...]]], now: datetime
+) -> list[tuple[int, DeliveryIntent]]:
+    """The readers' own watches (``/watch``) on the matched news of a feed: each hit is
+    recorded (``/watches`` counts them, digests read them) and planned as an alert for
+    instant readers. The unique delivery row keeps it to one alert a story for a reader
+    whose topics found it too."""
+    rules = watches.active_rules(session) if news else []
+    if not rules:
+        return []
+    queries = distinct_queries(rules)
+    watching = watchers(rules, queries)
+    matcher = watch_matcher(stored_lexicon_text(session), queries)
+    hits: list[tuple[int, int]] = []
+    planned: list[tuple[int, DeliveryIntent]] = []
+    for item, item_id, story_id, found in news:
+        found_by = matcher.match(MatchInput(item.title, item.summary, item.language))
+        matched = [rule for m in found_by for rule in watching.get(m.slug, [])]
+        hits.extend((rule.watch_id, story_id) for rule in matched)
+        topics_of = tuple(match.slug for match in found)
+        planned.extend(
+            (story_id, intent) for intent in plan_watch_alerts(item_id, topics_of, matched)
+        )
+    watches.record_hits(session, hits, now)
+    return planned
 
 
 def store_outcome(

@@ -17,9 +17,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.errors import RuleSyntaxError
 from bot.match import Lexicon, Matcher, compile_rules, validate_rule
 from bot.match.prefilter import prefilter
 from bot.types import MatchInput, StoredItem, TopicRule
+from bot.watches import rule_name
 from store import topics
 from store.db import transaction
 from store.search import FIRST_PAGE, candidates
@@ -137,3 +139,46 @@ def search(
             if len(found) >= limit:
                 break
     return found[:limit]
+
+
+def check_watch(engine: Engine, query: str) -> None:
+    """A watch is a query of the rule language: RuleSyntaxError with the column."""
+    _query_lexicon(engine, query, gate=False)
+
+
+def watch_stories(engine: Engine, query: str, since: datetime) -> int:
+    """How many stories a watch would have found since ``since``: items the topics
+    matched (about Mali and China) that the query matches, counted once per story."""
+    stories: set[int] = set()
+    for page in matching_pages(
+        engine, query, gate=False, since=since, matched_only=True, every=True
+    ):
+        stories.update(
+            item.story_id if item.story_id is not None else -item.id for item in page.hits
+        )
+    return len(stories)
+
+
+@lru_cache(maxsize=4)
+def watch_matcher(lexicon_text: str, queries: tuple[str, ...]) -> Matcher:
+    """Every reader's watches as one matcher, one pass over an item whatever their
+    number: each distinct query (``bot.watches.distinct_queries``) is a rule named
+    ``bot.watches.rule_name(index)``, without the Mali–China gate, which the topics
+    already passed. Compiled again only when a watch or the lexicon changes, not per
+    poll nor per item."""
+    lexicon = _parsed_lexicon(lexicon_text, False)
+    checked = _parsed_lexicon(lexicon_text, True)
+    valid = []
+    for index, query in enumerate(queries):
+        try:  # checked when added; an alias set removed since may have broken it
+            validate_rule(query, checked)
+        except RuleSyntaxError:
+            continue
+        valid.append(TopicRule(slug=rule_name(index), query=query, name=query))
+    return compile_rules(valid, lexicon)
+
+
+def stored_lexicon_text(session: Any) -> str:
+    """The stored lexicon's text, read in the caller's transaction (``watch_matcher``'s
+    key)."""
+    return topics.get_meta(session, topics.LEXICON_KEY) or "{}"

@@ -33,6 +33,7 @@ from bot.deliver.digest import WEEKLY, parse_weekday
 from bot.deliver.digest_job import digest_now, trend_chart
 from bot.deliver.render import render_item_line, split_messages
 from bot.errors import DeliveryError, MessageRejected, RuleSyntaxError
+from bot.ingest.stored_rules import check_watch, watch_stories
 from bot.ingest.stored_rules import search as rules_search
 from bot.logs import context as log_context
 from bot.provenance import KINDS, ProvenanceFilter, parse_filter
@@ -47,7 +48,8 @@ from bot.telegram.sender import telegram_errors
 from bot.text import DEFAULT, language_for, language_name, languages, names, t
 from bot.timeparse import UnparsableTime, format_hhmm, parse_hhmm, parse_quiet, parse_zone
 from bot.types import Preferences
-from store import items, subscribers, topics, verdicts
+from bot.watches import MAX_WATCHES, QUERY_MAX_CHARS, TEST_WINDOW, normalise
+from store import items, subscribers, topics, verdicts, watches
 from store.db import transaction
 
 if TYPE_CHECKING:
@@ -758,6 +760,95 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         for i in hits
     ]
     await _send_list(update, context, t(language, "search_header", words=shown), lines)
+
+
+async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/watch WORDS: the reader's own rule over the Mali–China stories (bot.watches),
+    tried on the last 30 days before it is kept."""
+    found = await _registered(update, context, settings_change=True)
+    if found is None:
+        return
+    deps, prefs, language = found
+    query = normalise(" ".join(context.args or []))
+    if not query:
+        await reply(update, context, t(language, "usage_watch"))
+        return
+    if len(query) > QUERY_MAX_CHARS:
+        limits = {"limit": QUERY_MAX_CHARS, "length": len(query)}
+        await reply(update, context, t(language, "watch_too_long", **limits))
+        return
+    try:
+        await asyncio.to_thread(check_watch, deps.engine, query)
+        since = deps.clock.now() - TEST_WINDOW
+        stories = await asyncio.to_thread(watch_stories, deps.engine, query, since)
+        number = await asyncio.to_thread(_add_watch, deps, prefs.subscriber_id, query)
+    except RuleSyntaxError as exc:
+        # As /search: the parser's hint is English; other readers get the column in words.
+        detail = str(exc)
+        if language != DEFAULT:
+            detail = t(language, "rule_error_at", column=exc.column)
+        await reply(update, context, t(language, "watch_bad_rule", error=html.escape(detail)))
+        return
+    except watches.WatchRefused as refused:
+        key = "watch_limit" if refused.reason == "limit" else "watch_duplicate"
+        await reply(update, context, t(language, key, limit=MAX_WATCHES, query=html.escape(query)))
+        return
+    text = t(language, "watch_added", number=number, query=html.escape(query), n=stories)
+    mode = t(language, f"mode_{prefs.mode}")
+    await reply(update, context, text + "\n" + t(language, "watch_how", mode=mode, number=number))
+
+
+def _add_watch(deps: Deps, subscriber_id: int, query: str) -> int:
+    """Store the watch; its number in /watches."""
+    with transaction(deps.engine) as session:
+        watches.add(session, subscriber_id, query, deps.clock.now())
+        return len(watches.list_of(session, subscriber_id))
+
+
+def _watch_list(deps: Deps, subscriber_id: int) -> list[tuple[str, int]]:
+    with transaction(deps.engine) as session:
+        listed = watches.list_of(session, subscriber_id)
+        counts = watches.hit_counts(session, [w.id for w in listed if w.id is not None])
+        return [(w.query, counts.get(w.id or 0, 0)) for w in listed]
+
+
+async def watches_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/watches: the reader's watches, numbered, with the stories each found."""
+    found = await _registered(update, context)
+    if found is None:
+        return
+    deps, prefs, language = found
+    listed = await asyncio.to_thread(_watch_list, deps, prefs.subscriber_id)
+    if not listed:
+        await reply(update, context, t(language, "watches_none"))
+        return
+    lines = [
+        t(language, "watches_line", number=number, query=html.escape(query), n=hits)
+        for number, (query, hits) in enumerate(listed, 1)
+    ]
+    lines.append(t(language, "watches_footer"))
+    await _send_list(update, context, t(language, "watches_header"), lines)
+
+
+async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unwatch N: remove the reader's N-th watch (numbered as /watches shows them)."""
+    found = await _registered(update, context, settings_change=True)
+    if found is None:
+        return
+    deps, prefs, language = found
+    typed = " ".join(context.args or []).strip()
+    if not typed:
+        await reply(update, context, t(language, "usage_unwatch"))
+        return
+    removed = None
+    if typed.isdigit() and len(typed) <= 3:
+        removed = await asyncio.to_thread(
+            _store, deps, watches.remove, prefs.subscriber_id, int(typed)
+        )
+    if removed is None:
+        await reply(update, context, t(language, "unwatch_bad", value=html.escape(typed[:20])))
+        return
+    await reply(update, context, t(language, "unwatch_done", query=html.escape(removed.query)))
 
 
 async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -203,6 +203,7 @@ class Alert:
     kind: str | None = None
     outlets: tuple[Outlet, ...] = ()  # the story's outlets, first reporter first
     watches: tuple[str, ...] = ()  # the reader's watches (/watch) that found the story
+    first_mentions: tuple[str, ...] = ()  # entities no earlier story named, bot.mentions
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from bot.types import Alert, DeliveryIntent, Outlet
 from store import items as store_items
-from store import watches
+from store import mentions, watches
 from store.models import Delivery, Item, Subscriber
 from store.search import matches_by_item
 
@@ -292,10 +292,12 @@ def _alerts(
     terms = {item_id: matched for item_id, (_, matched) in found.items()}
     sources = store_items.story_outlets(session, {delivery.story_id for delivery, _, _ in rows})
     seen_by = watches.watched(session, {(d.subscriber_id, d.story_id) for d, _, _ in rows})
+    firsts = mentions.of_stories(session, {delivery.story_id for delivery, _, _ in rows})
     return [
         replace(
             _alert(delivery, subscriber, item, terms, sources),
             watches=seen_by.get((delivery.subscriber_id, delivery.story_id), ()),
+            first_mentions=firsts.get(delivery.story_id, ()),
         )
         for delivery, subscriber, item in rows
     ]

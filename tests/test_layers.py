@@ -28,6 +28,7 @@ PURE = [
     "bot/feedback.py",
     "bot/watchdog.py",
     "bot/watches.py",
+    "bot/mentions.py",
 ]
 PURE += [
     str(p.relative_to(ROOT))

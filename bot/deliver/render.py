@@ -118,6 +118,8 @@ def render_alert(alert: Alert, *, plain: bool = False) -> str:
     sources_mix = mix_line(alert.outlets, alert.language)  # "3 sources: 🇲🇱 2 · 🇨🇳 1"
     # "👁 Your watch: huawei" (bot.watches): why a reader got a story outside their topics
     watched = ", ".join(truncate_utf16(query, 60) for query in alert.watches[:3])
+    # "🆕 First mention: Kuntai" (bot.mentions): no earlier Mali–China story named it
+    firsts = ", ".join(truncate_utf16(name, 60) for name in alert.first_mentions[:5])
     href = safe_href(alert.link)
 
     def build(summary: str) -> str:
@@ -147,6 +149,9 @@ def render_alert(alert: Alert, *, plain: bool = False) -> str:
             shown = watched if plain else escape(watched)
             key = "alert_watch" if len(alert.watches) == 1 else "alert_watches"
             lines.append(t(alert.language, key, watches=shown))
+        if firsts:
+            shown = firsts if plain else escape(firsts)
+            lines.append(t(alert.language, "alert_first_mention", names=shown))
         return "\n".join(lines)
 
     summary = summarise(alert.summary)

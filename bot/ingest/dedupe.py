@@ -597,6 +597,12 @@ def _pieces(text: str) -> list[tuple[str, int]]:
     ]
 
 
+def folded_words(text: str) -> list[str]:
+    """The words of a text folded as grouping compares them (case, accents, elisions,
+    hyphens): the first-mention names (``bot.mentions``) are found on these too."""
+    return [_fold(piece) for piece, _ in _pieces(text)]
+
+
 def _read(
     title: str, summary: str
 ) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str], _Where]:

@@ -38,6 +38,7 @@ from bot.ingest.fetch import fetch_feed
 from bot.ingest.prepare import Prepared, prepare, prepare_in_worker, start_worker
 from bot.ingest.schedule import base_interval, next_poll_at
 from bot.ingest.stored_rules import (
+    entity_names,
     stored_lexicon_text,
     stored_matcher,
     stored_rules,
@@ -45,10 +46,11 @@ from bot.ingest.stored_rules import (
 )
 from bot.logs import context
 from bot.match import Matcher
+from bot.mentions import Named, entity_index, first_mentions
 from bot.text import DEFAULT, describe, failure
 from bot.types import DeliveryIntent, FeedRef, FetchResult, Item, Match, MatchInput
 from bot.watches import distinct_queries, plan_watch_alerts, watchers
-from store import deliveries, feeds, items, stories, subscribers, topics, watches
+from store import deliveries, feeds, items, mentions, stories, subscribers, topics, watches
 from store.db import database_failure, is_outage, transaction
 
 log = logging.getLogger(__name__)
@@ -505,8 +507,12 @@ def store_items(
     stories_of: list[int | None] = [items.NO_STORY] * len(fresh)
     probes_used: list[dedupe.Fingerprint | None] = [None] * len(fresh)
     joined: set[int] = set()
+    lexicon_text = ""
     if any(matches):
         stories.lock_story_decisions(session)
+        # Before this feed's items are stored: they are news, not the history to prime.
+        lexicon_text = stored_lexicon_text(session)
+        mentions.prime(session, entity_index(entity_names(lexicon_text)))
         window = dedupe.THRESHOLDS.window
         dated = [item.published for item, found in zip(fresh, matches, strict=True) if found]
         known = dedupe.StoryPool(
@@ -543,17 +549,21 @@ def store_items(
     matched_rows: list[tuple[int, Match]] = []
     planned: list[tuple[int, DeliveryIntent]] = []
     news: list[tuple[Item, int, int, tuple[Match, ...]]] = []  # matched, not archive
+    named: list[tuple[Item, int, bool]] = []  # matched: item, story, news (not archive)
     backlog = deps.settings.backlog
     for item, (item_id, story_id), found in zip(fresh, stored, matches, strict=True):
         if not found:  # most of a feed: nothing to plan (50 readers × 200 items adds up)
             continue
         assert story_id is not None  # a matched item always has its story
         matched_rows.extend((item_id, match) for match in found)
-        if backlog is not None and now - item.published > backlog:
+        archive = backlog is not None and now - item.published > backlog
+        named.append((item, story_id, not archive))
+        if archive:
             continue  # an archive, not news: stored and searchable, never alerted
         planned.extend((story_id, intent) for intent in plan_alerts(item_id, found, recipients))
         news.append((item, item_id, story_id, found))
-    planned.extend(_watch_alerts(session, news, now))
+    _record_mentions(session, lexicon_text, named)
+    planned.extend(_watch_alerts(session, lexicon_text, news, now))
     items.add_matches(session, matched_rows, topic_ids)
     for story_id in joined:
         stories.flag_edits(session, story_id)
@@ -561,8 +571,27 @@ def store_items(
     return len(fresh), sum(1 for found in matches if found), queued
 
 
+def _record_mentions(
+    session: Session, lexicon_text: str, named: Sequence[tuple[Item, int, bool]]
+) -> None:
+    """The first story to name each entity (``bot.mentions``): its alert will say so."""
+    index = entity_index(entity_names(lexicon_text))
+    found = [
+        Named(story_id, item.published, index.find(item.title, item.summary), is_news)
+        for item, story_id, is_news in named
+    ]
+    entities = {entity for item in found for entity in item.entities}
+    if entities:
+        since = mentions.recorded_since(session)
+        rows = first_mentions(found, mentions.known(session, entities), since)
+        mentions.record(session, rows)
+
+
 def _watch_alerts(
-    session: Session, news: Sequence[tuple[Item, int, int, tuple[Match, ...]]], now: datetime
+    session: Session,
+    lexicon_text: str,
+    news: Sequence[tuple[Item, int, int, tuple[Match, ...]]],
+    now: datetime,
 ) -> list[tuple[int, DeliveryIntent]]:
     """The readers' own watches (``/watch``) on the matched news of a feed: each hit is
     recorded (``/watches`` counts them, digests read them) and planned as an alert for
@@ -573,7 +602,7 @@ def _watch_alerts(
         return []
     queries = distinct_queries(rules)
     watching = watchers(rules, queries)
-    matcher = watch_matcher(stored_lexicon_text(session), queries)
+    matcher = watch_matcher(lexicon_text, queries)
     hits: list[tuple[int, int]] = []
     planned: list[tuple[int, DeliveryIntent]] = []
     for item, item_id, story_id, found in news:

@@ -182,3 +182,8 @@ def stored_lexicon_text(session: Any) -> str:
     """The stored lexicon's text, read in the caller's transaction (``watch_matcher``'s
     key)."""
     return topics.get_meta(session, topics.LEXICON_KEY) or "{}"
+
+
+def entity_names(lexicon_text: str) -> tuple[str, ...]:
+    """The names of the stored lexicon's entity table (first mentions, ``bot.mentions``)."""
+    return tuple(entity.name for entity in _parsed_lexicon(lexicon_text, True).entities)

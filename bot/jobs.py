@@ -9,6 +9,7 @@ The schedule lives in the database (each feed's ``next_poll_at``, each delivery'
 | deliver_tick | 2 s   | alerts go out within seconds of being queued                   |
 | digest_tick  | 60 s  | digest times are minutes (HH:MM) in each reader's timezone     |
 | watchdog_tick| 60 s  | feed state changes for MCWATCH_ADMIN_CHAT; three small reads   |
+| volume_tick  | 600 s | a topic's unusual day (bot.volume), once a day per topic       |
 
 ``max_instances=1`` keeps one tick of a kind at a time (so one poll per feed at a time);
 ``coalesce=True`` folds ticks missed while the machine slept into one; a short
@@ -49,18 +50,22 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.deliver.digest_job import digest_tick
-from bot.deliver.outbox import DeliverReport, deliver_pending, in_thread, send, write
+from bot.deliver.outbox import DeliverReport, blocked, deliver_pending, in_thread, send, write
+from bot.deliver.plan import clock_time, quiet_until
 from bot.deps import Deps
 from bot.errors import McwatchError, MessageRejected, RecipientBlocked, RetryLater
 from bot.ingest.pipeline import PollOutcome, poll
 from bot.logs import Tally, context
+from bot.volume import render_note, unusual
 from bot.watchdog import WatchSnapshot, WatchState, plan_watch
 from store import leases, topics
+from store import volume as volume_store
 from store import watchdog as watch_store
 from store.db import database_failure, transaction
 
@@ -75,6 +80,7 @@ POLL_TICK_SECONDS = 30
 DELIVER_TICK_SECONDS = 2
 DIGEST_TICK_SECONDS = 60
 WATCHDOG_TICK_SECONDS = 60
+VOLUME_TICK_SECONDS = 600  # a day's volume moves by the hour; its query reads 15 days
 
 TELEGRAM_LEASE = "telegram"
 # A dead leader is replaced within LEASE_SECONDS + LEASE_STEP_SECONDS; the leader renews
@@ -262,6 +268,68 @@ async def watchdog_tick(deps: Deps) -> int:
     return sent
 
 
+async def volume_tick(deps: Deps) -> int:
+    """Tell each topic's subscribers, once a day, that today is unusual for it
+    (``bot.volume`` decides); returns the notes sent. A reader in quiet hours gets it
+    once they end (the same UTC day); one Telegram puts off (429) at the next tick; a
+    blocked chat is deactivated as for an alert."""
+    now = deps.clock.now().astimezone(UTC)
+    today = datetime.combine(now.date(), dt_time(), tzinfo=UTC)
+    due = await in_thread(_volume_due, deps, today, now)
+    sent = 0
+    for topic, readers_left in due:
+        note: dict[str, str] = {}
+        for reader in readers_left:
+            said = partial(context, chat_id=reader.chat_id, topic=topic.slug)
+            zone = reader.timezone or deps.settings.timezone
+            if quiet_until(now, zone, clock_time(reader.quiet_start), clock_time(reader.quiet_end)):
+                continue
+            if reader.language not in note:
+                note[reader.language] = render_note(
+                    reader.language, topic.slug, topic.name, topic.today, topic.days
+                )
+            text = note[reader.language]
+            try:
+                await send(deps, reader.chat_id, partial(deps.sender.send, reader.chat_id, text))
+                sent += 1
+            except RetryLater as exc:
+                log.warning("volume %s", said(status="later", reason=exc))
+                return sent
+            except RecipientBlocked as exc:
+                await write(blocked, deps, reader.subscriber_id, str(exc))
+            except MessageRejected as exc:
+                log.warning("volume %s", said(status="given up", reason=exc))
+            await write(_volume_told, deps, today.date(), topic.slug, reader.subscriber_id)
+            log.info("volume %s", said(status="sent"))
+    return sent
+
+
+def _volume_due(
+    deps: Deps, today: datetime, now: datetime
+) -> list[tuple[volume_store.TopicDay, list[volume_store.Reader]]]:
+    with transaction(deps.engine) as session:
+        if not volume_store.has_baseline(session, today):
+            return []
+        told = volume_store.told(session, today.date())
+        due = []
+        for topic in volume_store.topic_days(session, today, now):
+            if not unusual(topic.days, len(topic.today)):
+                continue
+            left = [
+                reader
+                for reader in volume_store.readers(session, topic.slug)
+                if reader.subscriber_id not in told.get(topic.slug, set())
+            ]
+            if left:
+                due.append((topic, left))
+        return due
+
+
+def _volume_told(deps: Deps, day: date, slug: str, subscriber_id: int) -> None:
+    with transaction(deps.engine) as session:
+        volume_store.mark_told(session, day, slug, subscriber_id)
+
+
 def _watch_snapshot(deps: Deps, chat: int, now: datetime) -> WatchSnapshot:
     settings = deps.settings
     with transaction(deps.engine) as session:
@@ -337,6 +405,7 @@ async def run_once(
         delivered = await leader.exclusive(lambda: deliver_pending(deps)) or DeliverReport()
         digested = await leader.exclusive(lambda: digest_tick(deps)) or []
         await leader.exclusive(lambda: watchdog_tick(deps))
+        await leader.exclusive(lambda: volume_tick(deps))
     finally:
         stop.set()
         if renewing is not None:
@@ -460,6 +529,14 @@ async def _run_ticks(
             id="watchdog",
             **common,
         )
+    scheduler.add_job(
+        _leading,
+        "interval",
+        args=(leader, "volume_tick", lambda: volume_tick(deps)),
+        seconds=VOLUME_TICK_SECONDS,
+        id="volume",
+        **common,
+    )
     from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 
     skipped = skipped_ticks()

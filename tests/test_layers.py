@@ -29,6 +29,7 @@ PURE = [
     "bot/watchdog.py",
     "bot/watches.py",
     "bot/mentions.py",
+    "bot/volume.py",
 ]
 PURE += [
     str(p.relative_to(ROOT))

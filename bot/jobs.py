@@ -504,39 +504,17 @@ async def _run_ticks(
         next_run_time=deps.clock.now(),
         **common,
     )
-    scheduler.add_job(
-        _leading,
-        "interval",
-        args=(leader, "deliver_tick", lambda: deliver_tick(deps)),
-        seconds=DELIVER_TICK_SECONDS,
-        id="deliver",
-        **common,
-    )
-    scheduler.add_job(
-        _leading,
-        "interval",
-        args=(leader, "digest_tick", lambda: digest_tick(deps)),
-        seconds=DIGEST_TICK_SECONDS,
-        id="digest",
-        **common,
-    )
-    if deps.settings.admin_chat is not None:
+    def leading(name: str, tick: Callable[[], Any], seconds: int) -> None:
+        job = name.removesuffix("_tick")
         scheduler.add_job(
-            _leading,
-            "interval",
-            args=(leader, "watchdog_tick", lambda: watchdog_tick(deps)),
-            seconds=WATCHDOG_TICK_SECONDS,
-            id="watchdog",
-            **common,
+            _leading, "interval", args=(leader, name, tick), seconds=seconds, id=job, **common
         )
-    scheduler.add_job(
-        _leading,
-        "interval",
-        args=(leader, "volume_tick", lambda: volume_tick(deps)),
-        seconds=VOLUME_TICK_SECONDS,
-        id="volume",
-        **common,
-    )
+
+    leading("deliver_tick", lambda: deliver_tick(deps), DELIVER_TICK_SECONDS)
+    leading("digest_tick", lambda: digest_tick(deps), DIGEST_TICK_SECONDS)
+    if deps.settings.admin_chat is not None:
+        leading("watchdog_tick", lambda: watchdog_tick(deps), WATCHDOG_TICK_SECONDS)
+    leading("volume_tick", lambda: volume_tick(deps), VOLUME_TICK_SECONDS)
     from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 
     skipped = skipped_ticks()

@@ -25,6 +25,14 @@ from bot.errors import StoreError
 _DRIVERS = {"psycopg": "postgres"}
 
 
+def upsert_insert(session: Session) -> Any:
+    """The dialect's ``insert`` (PostgreSQL's or SQLite's), the one with
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update``: mcwatch runs on those two."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Build the engine for ``url``; creates the SQLite file's folder if needed.
 

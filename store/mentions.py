@@ -6,12 +6,10 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
 from bot.mentions import Named, NameIndex
+from store.db import upsert_insert
 from store.models import Item, Mention, Meta
 
 PRIMED_KEY = "mentions_primed"  # the history stored before the feature ran was read
@@ -19,12 +17,7 @@ _CHUNK = 2_000  # items read at a time when priming: a year of matched items is 
 
 
 def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite_insert(table).on_conflict_do_nothing()
-    return insert(table)  # pragma: no cover - mcwatch runs on the two above
+    return upsert_insert(session)(table).on_conflict_do_nothing()
 
 
 def known(session: Session, entities: Collection[str]) -> set[str]:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import Select
 
 from bot.watches import MAX_WATCHES, WatchRule, normalise, same_query
+from store.db import upsert_insert
 from store.models import Subscriber, Watch, WatchHit
 
 
@@ -90,13 +88,7 @@ def record_hits(session: Session, hits: Sequence[tuple[int, int]], now: datetime
         for watch_id, story_id in dict.fromkeys(hits)
     ]
     table = WatchHit.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = pg_insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite_insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - mcwatch runs on the two above
-        statement = insert(table)
+    statement = upsert_insert(session)(table).on_conflict_do_nothing()
     session.execute(statement, values)
 
 

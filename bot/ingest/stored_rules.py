@@ -141,13 +141,9 @@ def search(
     return found[:limit]
 
 
-def check_watch(engine: Engine, query: str) -> None:
-    """A watch is a query of the rule language: RuleSyntaxError with the column."""
-    _query_lexicon(engine, query, gate=False)
-
-
 def watch_stories(engine: Engine, query: str, since: datetime) -> int:
-    """How many stories a watch would have found since ``since``: items the topics
+    """How many stories a watch would have found since ``since`` (RuleSyntaxError, with
+    the column, for a query that is no rule): items the topics
     matched (about Mali and China) that the query matches, counted once per story."""
     stories: set[int] = set()
     for page in matching_pages(

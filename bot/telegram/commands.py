@@ -33,8 +33,8 @@ from bot.deliver.digest import WEEKLY, parse_weekday
 from bot.deliver.digest_job import digest_now, trend_chart
 from bot.deliver.render import render_item_line, split_messages
 from bot.errors import DeliveryError, MessageRejected, RuleSyntaxError
-from bot.ingest.stored_rules import check_watch, watch_stories
 from bot.ingest.stored_rules import search as rules_search
+from bot.ingest.stored_rules import watch_stories
 from bot.logs import context as log_context
 from bot.provenance import KINDS, ProvenanceFilter, parse_filter
 from bot.telegram.keyboards import (
@@ -744,11 +744,8 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             matched_only=True,
         )
     except RuleSyntaxError as exc:
-        # The parser's hint is English (bot.match); other readers get the column in words.
-        detail = str(exc)
-        if language != DEFAULT:
-            detail = t(language, "rule_error_at", column=exc.column)
-        await reply(update, context, t(language, "search_bad_rule", error=html.escape(detail)))
+        error = _rule_error(exc, language)
+        await reply(update, context, t(language, "search_bad_rule", error=error))
         return
     if not hits:
         await reply(update, context, t(language, "search_empty", words=shown))
@@ -760,6 +757,13 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         for i in hits
     ]
     await _send_list(update, context, t(language, "search_header", words=shown), lines)
+
+
+def _rule_error(exc: RuleSyntaxError, language: str) -> str:
+    """A query's error for a reply, escaped: the parser's hint is English (bot.match);
+    other readers get the column in words."""
+    detail = str(exc) if language == DEFAULT else t(language, "rule_error_at", column=exc.column)
+    return html.escape(detail)
 
 
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -778,16 +782,12 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, t(language, "watch_too_long", **limits))
         return
     try:
-        await asyncio.to_thread(check_watch, deps.engine, query)
         since = deps.clock.now() - TEST_WINDOW
         stories = await asyncio.to_thread(watch_stories, deps.engine, query, since)
         number = await asyncio.to_thread(_add_watch, deps, prefs.subscriber_id, query)
     except RuleSyntaxError as exc:
-        # As /search: the parser's hint is English; other readers get the column in words.
-        detail = str(exc)
-        if language != DEFAULT:
-            detail = t(language, "rule_error_at", column=exc.column)
-        await reply(update, context, t(language, "watch_bad_rule", error=html.escape(detail)))
+        error = _rule_error(exc, language)
+        await reply(update, context, t(language, "watch_bad_rule", error=error))
         return
     except watches.WatchRefused as refused:
         key = "watch_limit" if refused.reason == "limit" else "watch_duplicate"

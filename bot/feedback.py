@@ -14,6 +14,17 @@ and the one ``rules feedback`` counts its sent alerts under.
 **Callback data** is ``v:<delivery id>:<code>`` (at most 16 bytes of Telegram's 64): the
 delivery row, not the button, says which item, topic and chat the verdict is about; the
 handler checks it is a sent alert of the pressing chat (``store.verdicts.target``).
+
+**Under a digest message** the same buttons, numbered: the message's story lines are
+numbered (1, 2, …, across the digest's messages) and the keyboard has ``N 👍`` ``N 👎``
+for each, two stories a row, and after a 👎 a row of reasons for that story
+(``digest_keyboard``). A digest line is a row of its own (``store.verdicts.digest_lines``:
+one per subscriber, item and topic, written when the digest is planned), and the button
+is ``d:<line id>:<number>:<code>``: the row says who, which item and which topic; the
+number only labels the button. A press redraws the message's whole keyboard from the
+buttons it has (Telegram sends the message with the press), so it needs no state of
+its own. ``DIGEST_LINES_PER_MESSAGE`` keeps the worst keyboard (every story 👎:
+five buttons each) within Telegram's hundred buttons.
 """
 
 from __future__ import annotations
@@ -27,6 +38,9 @@ from bot.ids import MAX_ROW_ID
 from bot.text import t
 
 VERDICT_PREFIX = "v:"
+DIGEST_PREFIX = "d:"
+DIGEST_LINES_PER_MESSAGE = 15  # stories under one digest message's keyboard (≤ 75 buttons)
+MAX_LINE_NUMBER = 9999  # a digest's story numbers (a backlog of years stays below)
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram takes (core.telegram.org/bots/api)
 
 RELEVANT, NOT_RELEVANT = "relevant", "not_relevant"
@@ -93,6 +107,47 @@ def decode(data: str | None) -> Press | None:
     return Press(delivery_id, code)
 
 
+@dataclass(frozen=True, slots=True)
+class LinePress:
+    """A verdict button under a digest message, decoded."""
+
+    line_id: int
+    number: int  # the story's number in the digest: the button's label, nothing more
+    code: str
+
+
+def encode_line(line_id: int, number: int, code: str) -> str:
+    """The callback data of one verdict button under a digest message."""
+    assert code in CODES and 0 < line_id <= MAX_ROW_ID and 0 < number <= MAX_LINE_NUMBER
+    return f"{DIGEST_PREFIX}{line_id}:{number}:{code}"
+
+
+def decode_line(data: str | None) -> LinePress | None:
+    """The digest press that ``data`` names, or None for anything malformed."""
+    if not data or len(data.encode()) > CALLBACK_LIMIT or not data.startswith(DIGEST_PREFIX):
+        return None
+    parts = data[len(DIGEST_PREFIX) :].split(":")
+    if len(parts) != 3 or parts[2] not in CODES:
+        return None
+    line, number, code = parts
+    if not all(part.isascii() and part.isdigit() and len(part) <= 10 for part in (line, number)):
+        return None
+    if not (0 < int(line) <= MAX_ROW_ID and 0 < int(number) <= MAX_LINE_NUMBER):
+        return None
+    return LinePress(int(line), int(number), code)
+
+
+def lines_of(data: Iterable[str | None]) -> list[tuple[int, int]]:
+    """The (number, line id) of each story a digest message's buttons name, in their
+    order: what the keyboard is redrawn from after a press."""
+    found: dict[int, int] = {}
+    for each in data:
+        press = decode_line(each)
+        if press is not None:
+            found.setdefault(press.line_id, press.number)
+    return [(number, line_id) for line_id, number in found.items()]
+
+
 def next_state(current: VerdictState | None, code: str) -> VerdictState:
     """The verdict after pressing ``code``; the same press twice gives the same state."""
     verdict, reason = CODES[code]
@@ -120,6 +175,41 @@ def keyboard(delivery_id: int, language: str, state: VerdictState | None = None)
         (button("t", state.reason == WRONG_TOPIC), button("m", state.reason == NOT_MALI_CHINA)),
         (button("d", state.reason == DUPLICATE), button("r", key="verdict_button_back")),
     )
+
+
+def digest_keyboard(
+    lines: Sequence[tuple[int, int]], language: str, states: Mapping[int, VerdictState]
+) -> Keyboard:
+    """The buttons under a digest message whose stories are ``lines`` (number, line id):
+    ``N 👍`` ``N 👎`` per story, two stories a row (✅ on the verdict given), and under a
+    row, for each of its stories given 👎, that story's reasons (✅ on the one given)."""
+    rows: list[tuple[Button, ...]] = []
+    for start in range(0, len(lines), 2):
+        pair = lines[start : start + 2]
+        buttons: list[Button] = []
+        for number, line_id in pair:
+            state = states.get(line_id)
+            for code in ("r", "n"):
+                label = f"{number} {SYMBOLS[code]}"
+                chosen = state is not None and CODES[code][0] == state.verdict
+                data = encode_line(line_id, number, code)
+                buttons.append(Button(f"✅ {label}" if chosen else label, data))
+        rows.append(tuple(buttons))
+        for number, line_id in pair:
+            state = states.get(line_id)
+            if state is None or state.verdict != NOT_RELEVANT:
+                continue
+            rows.append(
+                tuple(
+                    Button(
+                        ("✅ " if state.reason == reason else "")
+                        + f"{number} · {t(language, f'verdict_button_{code}')}",
+                        encode_line(line_id, number, code),
+                    )
+                    for code, reason in ((c, CODES[c][1]) for c in ("t", "m", "d"))
+                )
+            )
+    return tuple(rows)
 
 
 def toast(language: str, state: VerdictState) -> str:

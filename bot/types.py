@@ -239,3 +239,4 @@ class DigestStory:
     topic: str  # the first of its topics, in topic order
     published: datetime
     outlets: tuple[Outlet, ...] = ()  # who reported it (bot.provenance.mix_line), if read
+    item_id: int = 0  # its first item in the period: what a verdict on its line is about

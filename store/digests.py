@@ -294,6 +294,7 @@ def stories_between(
                 topic=slug_of.get(primary, "?"),
                 published=item.published,
                 outlets=tuple(outlets_of.get(item.story_id, ())) if item.story_id else (),
+                item_id=item.id or 0,
             )
         )
     return stories

@@ -319,6 +319,27 @@ class Verdict(SQLModel, table=True):
     updated_at: datetime | None = _dt(index=True)
 
 
+class DigestLine(SQLModel, table=True):
+    """A story as a digest showed it to a subscriber (issue 15): what a verdict button
+    under a digest message names (``bot.feedback``: ``d:<id>:…``). One row per
+    subscriber, item and topic, however many digests showed it; deleted with either."""
+
+    __tablename__ = "digest_lines"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "item_id", "topic", name="uq_digest_lines_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False)
+    )
+    item_id: int = Field(
+        sa_column=Column(ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    topic: str = ""
+    created_at: datetime | None = _dt()
+
+
 class Watch(SQLModel, table=True):
     """A reader's own rule in the rule language (issue 15: ``/watch``)."""
 

@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.feedback import LabelSource, VerdictRecord, VerdictState, verdict_topic
-from store.models import Delivery, Item, ItemTopic, Subscriber, Topic, Verdict
+from store.db import upsert_insert
+from store.models import Delivery, DigestLine, Item, ItemTopic, Subscriber, Topic, Verdict
 
 
 @dataclass(frozen=True, slots=True)
 class VerdictTarget:
     """What a verdict button is about, read from its delivery row."""
 
-    delivery_id: int
+    delivery_id: int  # the alert's delivery row, or the digest line's row
     subscriber_id: int
     item_id: int
     topic: str
@@ -69,9 +69,7 @@ def current(session: Session, found: VerdictTarget) -> VerdictState | None:
 def record(session: Session, found: VerdictTarget, state: VerdictState, now: datetime) -> None:
     """Store ``state`` as the verdict on ``found``: one row, changed in place, its
     ``updated_at`` moved only when the verdict changed."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Verdict.__table__).values(  # type: ignore[attr-defined]
+    statement = upsert_insert(session)(Verdict.__table__).values(  # type: ignore[attr-defined]
         subscriber_id=found.subscriber_id,
         item_id=found.item_id,
         topic=found.topic,
@@ -104,12 +102,100 @@ def press(
 ) -> VerdictState | None:
     """A verdict button pressed in ``chat_id``: the new state (``decide(current)``), or
     None when the delivery is not one of that chat's sent alerts (nothing written)."""
-    found = target(session, delivery_id, chat_id)
+    return _press(session, target(session, delivery_id, chat_id), decide, now)
+
+
+def press_line(
+    session: Session,
+    line_id: int,
+    chat_id: int,
+    decide: Callable[[VerdictState | None], VerdictState],
+    now: datetime,
+) -> VerdictState | None:
+    """A verdict button under a digest message: as ``press``, for a digest line of the
+    chat's subscriber (None for any other: nothing written)."""
+    return _press(session, line_target(session, line_id, chat_id), decide, now)
+
+
+def _press(
+    session: Session,
+    found: VerdictTarget | None,
+    decide: Callable[[VerdictState | None], VerdictState],
+    now: datetime,
+) -> VerdictState | None:
     if found is None:
         return None
     state = decide(current(session, found))
     record(session, found, state, now)
     return state
+
+
+# -- digest lines: what the buttons under a digest message name -----------------------
+def digest_lines(
+    session: Session, subscriber_id: int, shown: Sequence[tuple[int, str]], now: datetime
+) -> dict[tuple[int, str], int]:
+    """The line id of each (item, topic) a digest of ``subscriber_id`` shows, written
+    if new: one row per subscriber, item and topic, so a digest planned again (a resumed
+    send, ``/digest`` then the daily one) names the same rows."""
+    if not shown:
+        return {}
+    wanted = list(dict.fromkeys(shown))
+    insert = upsert_insert(session)
+    session.execute(
+        insert(DigestLine.__table__)  # type: ignore[attr-defined]
+        .values(
+            [
+                {"subscriber_id": subscriber_id, "item_id": item, "topic": topic, "created_at": now}
+                for item, topic in wanted
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["subscriber_id", "item_id", "topic"])
+    )
+    rows = session.exec(
+        select(DigestLine.id, DigestLine.item_id, DigestLine.topic).where(
+            col(DigestLine.subscriber_id) == subscriber_id,
+            col(DigestLine.item_id).in_(sorted({item for item, _ in wanted})),
+        )
+    ).all()
+    found = {(item, topic): line_id for line_id, item, topic in rows if line_id is not None}
+    return {key: found[key] for key in wanted if key in found}
+
+
+def line_target(session: Session, line_id: int, chat_id: int) -> VerdictTarget | None:
+    """The digest line ``line_id`` if it is one of ``chat_id``'s subscriber; else None."""
+    row = session.exec(
+        select(DigestLine)
+        .join(Subscriber, col(Subscriber.id) == col(DigestLine.subscriber_id))
+        .where(col(DigestLine.id) == line_id, col(Subscriber.chat_id) == chat_id)
+    ).first()
+    if row is None or row.id is None:
+        return None
+    return VerdictTarget(row.id, row.subscriber_id, row.item_id, row.topic)
+
+
+def line_states(
+    session: Session, line_ids: Collection[int], chat_id: int
+) -> dict[int, VerdictState]:
+    """The verdict given on each of these digest lines of ``chat_id`` (absent: none, or
+    not that chat's), in one query: to redraw a digest message's buttons."""
+    if not line_ids:
+        return {}
+    rows = session.exec(
+        select(DigestLine.id, Verdict)
+        .join(Subscriber, col(Subscriber.id) == col(DigestLine.subscriber_id))
+        .join(
+            Verdict,
+            (col(Verdict.subscriber_id) == col(DigestLine.subscriber_id))
+            & (col(Verdict.item_id) == col(DigestLine.item_id))
+            & (col(Verdict.topic) == col(DigestLine.topic)),
+        )
+        .where(col(DigestLine.id).in_(list(line_ids)), col(Subscriber.chat_id) == chat_id)
+    ).all()
+    return {
+        line_id: VerdictState(verdict.verdict, verdict.reason)
+        for line_id, verdict in rows
+        if line_id is not None
+    }
 
 
 def states_of(session: Session, delivery_ids: Collection[int]) -> dict[int, VerdictState]:

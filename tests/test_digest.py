@@ -27,6 +27,7 @@ from bot.deliver.digest import (
 from bot.deliver.digest_job import LEASE, DigestPlan, digest_tick, queue_due_digests
 from bot.deliver.render import TELEGRAM_LIMIT, utf16_len
 from bot.errors import RetryLater
+from bot.feedback import DIGEST_LINES_PER_MESSAGE
 from bot.jobs import DIGEST_TICK_SECONDS
 from bot.settings import Settings
 from bot.timeparse import parse_hhmm
@@ -203,8 +204,17 @@ def test_long_digests_split_at_story_boundaries_and_escape() -> None:
     )
     assert len(messages) > 1
     assert all(utf16_len(m) <= TELEGRAM_LIMIT for m in messages)
+    story_lines = [line for m in messages for line in m.split("\n") if line[:1].isdigit()]
     assert all(
-        line.startswith(("•", "<b>#", "🗞")) or not line for m in messages for line in m.split("\n")
+        line.startswith(("<b>#", "🗞")) or line in story_lines or not line
+        for m in messages
+        for line in m.split("\n")
+    )
+    # Numbered 1…400 across the messages, never more than one keyboard's worth a message.
+    assert [int(line.split(".")[0]) for line in story_lines] == list(range(1, 401))
+    assert all(
+        sum(line[:1].isdigit() for line in m.split("\n")) <= DIGEST_LINES_PER_MESSAGE
+        for m in messages
     )
     assert "&lt;b&gt;&amp;&lt;/b&gt;" in messages[0]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from bot import feedback
 from bot.cli import app
+from bot.deliver.digest_job import digest_tick
 from bot.feedback import (
     LabelSource,
     Press,
@@ -32,7 +34,7 @@ from bot.feedback import (
 from bot.ids import MAX_ROW_ID
 from store import verdicts
 from store.db import make_engine, transaction
-from store.models import Item, Verdict
+from store.models import DigestLine, Item, Verdict
 from tests.support.botapi import SentMessage
 from tests.support.telegram import ADMIN, Conversation, button_data, button_labels
 
@@ -522,3 +524,248 @@ def test_a_toast_fits_an_answer_and_the_buttons_fit_a_row() -> None:
         for state in (None, VerdictState("relevant"), VerdictState("not_relevant", "duplicate")):
             board = feedback.keyboard(7, language, state)
             assert all(len(row) <= 2 for row in board)
+
+
+# -- the buttons under a digest ----------------------------------------------------------
+DIGEST_GONE = {
+    "fr": "Cette information n'est plus disponible.",
+    "en": "This story is no longer available.",
+}
+DIGEST_REASONS = {
+    "fr": ["🏷 Mauvais thème", "🌍 Hors Mali–Chine", "🔁 Doublon"],
+    "en": ["🏷 Wrong topic", "🌍 Not Mali–China", "🔁 Duplicate"],
+}
+
+
+def digest_reader(bot: Conversation, chat_id: int, language: str) -> None:
+    bot.say(chat_id, "/start", language_code=language)
+    bot.say(chat_id, f"/lang {language}")
+    bot.say(chat_id, "/mode digest")
+
+
+def daily_digest(bot: Conversation, chat_id: int) -> list[SentMessage]:
+    """The daily digest round (the clock is past 07:30 in Bamako): the messages it sent
+    ``chat_id`` (the chart, a photo, left out)."""
+    assert bot.deps is not None
+    before = len(bot.botapi.messages_to(chat_id))
+    bot.clock.advance(minutes=1)  # the period ends now: what arrived until a minute ago
+    bot._run(digest_tick(bot.deps))
+    return [m for m in bot.botapi.messages_to(chat_id)[before:] if m.text]
+
+
+def line_of(data: str) -> int:
+    return int(data.split(":")[1])
+
+
+def story_items(bot: Conversation, message: SentMessage) -> dict[int, int]:
+    """Story number → the item whose title is on that numbered line of ``message``."""
+    with transaction(bot.engine) as session:
+        titles = {item.title: item.id for item in session.exec(select(Item)).all()}
+    found = {}
+    for line in (message.plain or "").split("\n"):
+        number, _, rest = line.partition(". ")
+        if number.isdigit():
+            found[int(number)] = next(i for t, i in titles.items() if rest.startswith(t))
+    return found
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_digest_line_takes_a_verdict_changed_and_idempotent(
+    bot: Conversation, language: str
+) -> None:
+    digest_reader(bot, CHAT, language)
+    bot.publish("Pékin et Bamako : accord de sécurité", topics=("security",))
+    bot.publish("Une mine d'or chinoise à Kéniéba", topics=("mining", "finance"))
+    bot.publish("Un barrage chinois sur le Niger", topics=("energy",))
+    [message] = daily_digest(bot, CHAT)
+    data = button_data(message)
+    lines = [line_of(each) for each in data[::2]]
+    assert data == [f"d:{line}:{n}:{code}" for n, line in enumerate(lines, 1) for code in "rn"]
+    assert list(button_labels(message).values()) == ["1 👍", "1 👎", "2 👍", "2 👎", "3 👍", "3 👎"]
+    assert len(message.reply_markup["inline_keyboard"]) == 2  # type: ignore[index]  # two a row
+    items_of = story_items(bot, message)
+    assert sorted(items_of) == [1, 2, 3]
+    subscriber = bot.subscriber(CHAT)
+    assert subscriber is not None
+    topic_of = {items_of[n]: topic for n, topic in enumerate(topic_order(message), 1)}
+    toasts = TOASTS[language]
+
+    assert shown(bot.press(CHAT, message, f"d:{lines[0]}:1:r")["text"]) == toasts["r"]
+    assert rows(bot.engine) == [
+        (subscriber.id, items_of[1], topic_of[items_of[1]], "relevant", None)
+    ]
+    assert button_labels(message)[f"d:{lines[0]}:1:r"] == "✅ 1 👍"
+
+    assert shown(bot.press(CHAT, message, f"d:{lines[1]}:2:n")["text"]) == toasts["n"]
+    labels = button_labels(message)
+    assert labels[f"d:{lines[1]}:2:n"] == "✅ 2 👎"
+    assert [labels[f"d:{lines[1]}:2:{code}"] for code in "tmd"] == [
+        f"2 · {label}" for label in DIGEST_REASONS[language]
+    ]
+    assert labels[f"d:{lines[0]}:1:r"] == "✅ 1 👍"  # the other line's verdict stays drawn
+    assert shown(bot.press(CHAT, message, f"d:{lines[1]}:2:m")["text"]) == toasts["m"]
+    assert button_labels(message)[f"d:{lines[1]}:2:m"].startswith("✅ 2 · ")
+    with transaction(bot.engine) as session:
+        first = session.exec(select(Verdict).where(Verdict.item_id == items_of[2])).one()
+    bot.clock.advance(minutes=5)
+    bot.press(CHAT, message, f"d:{lines[1]}:2:m")  # the same press again: nothing changes
+    assert [row[1:] for row in rows(bot.engine)] == [
+        (items_of[1], topic_of[items_of[1]], "relevant", None),
+        (items_of[2], topic_of[items_of[2]], "not_relevant", "not_mali_china"),
+    ]
+    with transaction(bot.engine) as session:
+        again = session.exec(select(Verdict).where(Verdict.item_id == items_of[2])).one()
+    assert again.updated_at == first.updated_at
+    bot.press(CHAT, message, f"d:{lines[1]}:2:r")  # changed mind: the reasons row goes
+    assert rows(bot.engine)[1][3:] == ("relevant", None)
+    assert len(button_data(message)) == 6
+    assert bot.errors == []
+
+
+def topic_order(message: SentMessage) -> list[str]:
+    """The topic each numbered story line of ``message`` sits under, in order."""
+    found, current = [], ""
+    for line in (message.plain or "").split("\n"):
+        if line.startswith("#"):
+            current = line[1:].split(" ")[0]
+        elif line.partition(". ")[0].isdigit():
+            found.append(current)
+    return found
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_forged_stale_or_foreign_digest_callbacks_change_nothing(
+    bot: Conversation, language: str
+) -> None:
+    digest_reader(bot, CHAT, language)
+    digest_reader(bot, OTHER, "en")
+    bot.publish("Pékin et Bamako : accord de sécurité")
+    bot.publish("Une mine d'or chinoise à Kéniéba", topics=("mining",))
+    assert bot.deps is not None
+    bot.clock.advance(minutes=1)
+    bot._run(digest_tick(bot.deps))
+    [mine] = [m for m in bot.botapi.messages_to(CHAT) if (m.text or "").startswith("🗞")]
+    [theirs] = [m for m in bot.botapi.messages_to(OTHER) if (m.text or "").startswith("🗞")]
+    own, foreign = line_of(button_data(mine)[0]), line_of(button_data(theirs)[0])
+    gone = DIGEST_GONE[language]
+    for data in (
+        f"d:{foreign}:1:r",  # another reader's line
+        f"d:{own + foreign + 100}:1:r",  # no such line
+        f"d:{own}:1:x",
+        f"d:{own}:1",
+        f"d:{own}",
+        "d:",
+        "d:abc:1:r",
+        "d:0:1:r",
+        f"d:{own}:0:r",
+        f"d:{MAX_ROW_ID + 1}:1:r",
+        "d:-1:1:r",
+        "d:١٢:1:r",
+        f"d:{own}:1:r:extra",
+    ):
+        assert shown(forged(bot, CHAT, mine, data)["text"]) == gone, data
+    # The other reader's line, pressed under their own message by this chat: not theirs.
+    before = len(bot.botapi.callback_answers)
+    bot.botapi.push_callback(CHAT, f"d:{foreign}:1:r", message_id=mine.message_id)
+    bot.handle()
+    assert shown(bot.botapi.callback_answers[before]["text"]) == gone
+    assert rows(bot.engine) == []
+    assert list(button_labels(mine).values()) == ["1 👍", "1 👎", "2 👍", "2 👎"]  # untouched
+    # The store too answers only for the chat's own lines (the handler asks it only
+    # about lines under the pressed message, which Telegram, not the client, sends).
+    decide = partial(next_state, code="r")
+    with transaction(bot.engine) as session:
+        assert verdicts.press_line(session, foreign, CHAT, decide, bot.clock.now()) is None
+        assert verdicts.press_line(session, foreign, OTHER, decide, bot.clock.now()) is not None
+        assert verdicts.line_states(session, [own, foreign], CHAT) == {}
+        assert verdicts.line_states(session, [own, foreign], OTHER) == {
+            foreign: VerdictState("relevant")
+        }
+    assert bot.errors == []
+
+
+def test_a_long_digest_numbers_its_stories_across_messages(bot: Conversation) -> None:
+    digest_reader(bot, CHAT, "en")
+    filler = "la coopération sino-malienne se poursuit à Bamako"
+    for n in range(feedback.DIGEST_LINES_PER_MESSAGE + 5):
+        bot.publish(f"Bamako et Pékin : dépêche {n:02d}, {filler}")
+    first, second = daily_digest(bot, CHAT)
+    numbers = [int(d.split(":")[2]) for d in button_data(first) + button_data(second)]
+    assert numbers == [n for n in range(1, feedback.DIGEST_LINES_PER_MESSAGE + 6) for _ in "rn"]
+    assert len(button_data(first)) == 2 * feedback.DIGEST_LINES_PER_MESSAGE
+    last = button_data(second)[-1]
+    bot.press(CHAT, second, last)
+    assert [(item, verdict) for _, item, _, verdict, _ in rows(bot.engine)] == [
+        (story_items(bot, second)[feedback.DIGEST_LINES_PER_MESSAGE + 5], "not_relevant")
+    ]
+
+
+def test_digest_command_and_the_daily_digest_name_the_same_lines(bot: Conversation) -> None:
+    digest_reader(bot, CHAT, "fr")
+    bot.publish("Pékin et Bamako : accord de sécurité")
+    bot.clock.advance(minutes=1)
+    [now] = [m for m in bot.say(CHAT, "/digest") if m.text]
+    assert [d.split(":")[2:] for d in button_data(now)] == [["1", "r"], ["1", "n"]]
+    bot.press(CHAT, now, button_data(now)[0])
+    [daily] = daily_digest(bot, CHAT)
+    assert button_data(daily)[0] == button_data(now)[0]  # one line per reader, item, topic
+    bot.press(CHAT, daily, button_data(daily)[0])
+    assert len(rows(bot.engine)) == 1
+
+
+def test_stop_deletes_digest_lines_and_their_verdicts(bot: Conversation) -> None:
+    digest_reader(bot, CHAT, "en")
+    digest_reader(bot, OTHER, "en")
+    bot.publish("Pékin et Bamako : accord de sécurité")
+    bot.clock.advance(minutes=1)
+    assert bot.deps is not None
+    bot._run(digest_tick(bot.deps))
+    [mine] = [m for m in bot.botapi.messages_to(CHAT) if (m.text or "").startswith("🗞")]
+    [theirs] = [m for m in bot.botapi.messages_to(OTHER) if (m.text or "").startswith("🗞")]
+    bot.press(CHAT, mine, button_data(mine)[1])
+    bot.press(OTHER, theirs, button_data(theirs)[0])
+    [question] = bot.say(CHAT, "/stop")
+    bot.press(CHAT, question, "stop:yes")
+    other = bot.subscriber(OTHER)
+    assert other is not None
+    assert [row[0] for row in rows(bot.engine)] == [other.id]
+    with transaction(bot.engine) as session:
+        lines = session.exec(select(DigestLine)).all()
+    assert [line.subscriber_id for line in lines] == [other.id]
+    answer = forged(bot, CHAT, mine, button_data(mine)[0])  # an old button after /stop
+    assert shown(answer["text"]) == DIGEST_GONE["en"]
+    assert [row[0] for row in rows(bot.engine)] == [other.id]
+
+
+def test_digest_verdicts_count_in_rules_feedback(
+    bot: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest_reader(bot, CHAT, "fr")
+    title, summary = TEXTS["match"]
+    bot.publish(title, summary, topics=("security",), terms=("china", "mali"))
+    [message] = daily_digest(bot, CHAT)
+    line = line_of(button_data(message)[1])
+    bot.press(CHAT, message, f"d:{line}:1:n")
+    bot.press(CHAT, message, f"d:{line}:1:m")
+    result = cli(bot, monkeypatch, "rules", "feedback", "--json")
+    assert result.exit_code == 0, result.output
+    [security] = [row for row in json.loads(result.output)["topics"] if row["topic"] == "security"]
+    assert security["not_relevant"] == 1 and security["reasons"]["not_mali_china"] == 1
+    assert [item["title"] for item in security["not_relevant_items"]] == [title]
+
+
+def test_digest_buttons_fit_telegrams_limits() -> None:
+    for line_id, number in ((1, 1), (MAX_ROW_ID, feedback.MAX_LINE_NUMBER)):
+        for code in feedback.CODES:
+            data = feedback.encode_line(line_id, number, code)
+            assert len(data.encode()) <= 64
+            assert feedback.decode_line(data) == feedback.LinePress(line_id, number, code)
+    assert feedback.decode_line(encode(5, "r")) is None  # an alert's button is not a line's
+    assert decode(feedback.encode_line(5, 1, "r")) is None
+    lines = [(n, 1000 + n) for n in range(1, feedback.DIGEST_LINES_PER_MESSAGE + 1)]
+    worst = {line: VerdictState("not_relevant", "duplicate") for _, line in lines}
+    for language in ("fr", "en"):
+        board = feedback.digest_keyboard(lines, language, worst)
+        assert sum(len(row) for row in board) <= 100  # Telegram's buttons a keyboard
+        assert all(len(row) <= 4 for row in board)
+        assert feedback.lines_of(b.data for row in board for b in row) == lines

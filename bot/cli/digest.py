@@ -47,7 +47,7 @@ async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
                 prefs = subscribers.preferences(session, chat, deps.settings)
             if prefs is None:
                 raise fail(f"no subscriber with chat id {chat}")
-            plan = digest_now(deps, prefs)
+            plan = digest_now(deps, prefs, buttons=send)
             if send:
                 await send_plan(deps, plan)
                 typer.echo(f"sent a digest of {plan.stories} stories to chat {chat}", err=True)
@@ -63,7 +63,7 @@ async def _digest(runtime: Runtime, send: bool, chat: int | None) -> None:
             readers = digests.digest_readers(session, deps.settings)
         due = due_digests(readers, deps.clock.now())
         for period in due:
-            _print(plan_period(deps, period))
+            _print(plan_period(deps, period, buttons=False))
         if not due:
             typer.echo("no digest is due now (use --chat ID to see one subscriber's now)", err=True)
 

@@ -15,7 +15,8 @@
   and the CLI's preview alike.
 - Stories are grouped by topic (each story under its first topic), topics ordered by
   coverage (sources across their stories), stories by their number of sources.
-- One line per story; messages split at story boundaries, within Telegram's limit.
+- One numbered line per story; messages split at story boundaries, within Telegram's
+  limit and at most ``DIGEST_LINES_PER_MESSAGE`` stories each (their verdict buttons).
   Its words are the catalogue's (``bot.text``: "1 sujet", "2 stories").
 """
 
@@ -30,10 +31,11 @@ from zoneinfo import ZoneInfo
 from bot.deliver.render import (
     escape,
     format_date,
+    pack_messages,
     safe_href,
-    split_messages,
     truncate_utf16,
 )
+from bot.feedback import DIGEST_LINES_PER_MESSAGE
 from bot.provenance import mix_line
 from bot.text import languages, names, t
 from bot.types import DigestStory, Preferences
@@ -184,18 +186,37 @@ def render_digest(
     weekly: bool = False,
 ) -> list[str]:
     """The digest as Telegram HTML messages, split at story boundaries."""
+    parts = render_digest_parts(
+        sections, language=language, day=day, topic_names=topic_names, weekly=weekly
+    )
+    return [text for text, _ in parts]
+
+
+def render_digest_parts(
+    sections: Sequence[DigestSection],
+    *,
+    language: str,
+    day: date,
+    topic_names: dict[str, str] | None = None,
+    weekly: bool = False,
+) -> list[tuple[str, list[DigestStory]]]:
+    """The digest's messages, each with the stories it shows in their order (its verdict
+    buttons are theirs: ``bot.feedback.digest_keyboard``). Story lines are numbered
+    across the digest, at most ``DIGEST_LINES_PER_MESSAGE`` a message."""
     count = sum(len(section.stories) for section in sections)
     title_key = "digest_title_weekly" if weekly else "digest_title"
     title = t(language, title_key, day=format_date(datetime.combine(day, time()), language))
     header = f"🗞 <b>{escape(title)}</b>"
     if not sections:
-        return [f"{header}\n{t(language, 'digest_empty')}"]
+        return [(f"{header}\n{t(language, 'digest_empty')}", [])]
     header += " — " + t(language, "stories", n=count)
-    lines: list[str] = []
+    lines: list[tuple[str, int]] = []
+    shown: list[DigestStory] = []
     for section in sections:
         name = (topic_names or {}).get(section.topic, "")
-        lines.append("")
-        lines.append(f"<b>#{escape(section.topic)}</b>" + (f" · {escape(name)}" if name else ""))
+        lines.append(("", 0))
+        heading = f"<b>#{escape(section.topic)}</b>" + (f" · {escape(name)}" if name else "")
+        lines.append((heading, 0))
         for story in section.stories:
             title = escape(truncate_utf16(" ".join(story.title.split()), 200))
             href = safe_href(story.link)
@@ -203,5 +224,10 @@ def render_digest(
                 title = f'<a href="{escape(href)}">{title}</a>'
             # "3 sources: 🇲🇱 2 · 🇨🇳 1" when the store read who reported it (bot.provenance)
             sources = mix_line(story.outlets, language) or t(language, "sources", n=story.sources)
-            lines.append(f"• {title} — <i>{escape(story.source[:60])}, {sources}</i>")
-    return split_messages(header, lines)
+            shown.append(story)
+            number = len(shown)
+            lines.append(
+                (f"{number}. {title} — <i>{escape(story.source[:60])}, {sources}</i>", number)
+            )
+    packed = pack_messages(header, lines, most=DIGEST_LINES_PER_MESSAGE)
+    return [(text, [shown[number - 1] for number in numbers]) for text, numbers in packed]

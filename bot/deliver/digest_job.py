@@ -32,16 +32,17 @@ from bot.deliver.digest import (
     build_digest,
     digest_period,
     due_digests,
-    render_digest,
+    render_digest_parts,
 )
 from bot.deliver.outbox import blocked, in_thread, send, write
 from bot.deliver.send_policy import Blocked, Refused, RetryAt, after_failure
 from bot.deps import Deps
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
+from bot.feedback import Keyboard, digest_keyboard
 from bot.logs import context
 from bot.text import t
-from bot.types import Preferences
-from store import digests, topics
+from bot.types import DigestStory, Preferences
+from store import digests, topics, verdicts
 from store.db import transaction
 from store.digests import LeasedDigest
 
@@ -81,6 +82,11 @@ class DigestPlan:
     stories: int
     messages: list[str]
     chart: bytes | None
+    # The verdict buttons under each message (None: none), aligned with ``messages``.
+    keyboards: list[Keyboard | None] = field(default_factory=list)
+
+    def keyboard(self, index: int) -> Keyboard | None:
+        return self.keyboards[index] if index < len(self.keyboards) else None
 
 
 def plan_digest(
@@ -94,11 +100,14 @@ def plan_digest(
     end: datetime,
     shared: DigestRound | None = None,
     weekly: bool = False,
+    buttons: bool = True,
 ) -> DigestPlan:
     """The digest of [start, end) in ``timezone`` (None: MCWATCH_TIMEZONE, for a leased
     digest's chat that chose none, or the demo's console). A store call and a drawing:
     coroutines run it in a thread. ``shared``: a round's topics and charts, reused.
-    ``weekly``: titled as the week's (the trend chart is the same 14 days)."""
+    ``weekly``: titled as the week's (the trend chart is the same 14 days).
+    ``buttons``: a subscriber's digest gets its verdict buttons (``bot.feedback``), its
+    lines recorded for them; a preview (False) records nothing."""
     shared = shared or DigestRound()
     zone_name = timezone or deps.settings.timezone
     zone = ZoneInfo(zone_name)
@@ -117,7 +126,13 @@ def plan_digest(
     order = [slug for slug, _ in listed]
     names = dict(listed)
     sections = build_digest(stories, order)
-    messages = render_digest(sections, language=language, day=day, topic_names=names, weekly=weekly)
+    parts = render_digest_parts(
+        sections, language=language, day=day, topic_names=names, weekly=weekly
+    )
+    messages = [text for text, _ in parts]
+    keyboards: list[Keyboard | None] = []
+    if buttons and subscriber_id is not None and stories:
+        keyboards = _keyboards(deps, subscriber_id, language, [shown for _, shown in parts])
     chart = None
     if stories and not getattr(deps.sender, "shows_images", True):
         # A terminal shows no PNG (console mode): the trend as a line of text, without
@@ -125,7 +140,27 @@ def plan_digest(
         messages = [*messages, html.escape(trend_text(days, counts, language=language))]
     elif stories:
         chart = _chart(shared, (zone_name, day, language), days, counts, order)
-    return DigestPlan(chat_id, language, day, len(stories), messages, chart)
+    return DigestPlan(chat_id, language, day, len(stories), messages, chart, keyboards)
+
+
+def _keyboards(
+    deps: Deps, subscriber_id: int, language: str, shown: list[list[DigestStory]]
+) -> list[Keyboard | None]:
+    """Each message's verdict buttons, its stories' lines recorded (or found again)."""
+    wanted = [(story.item_id, story.topic) for stories in shown for story in stories]
+    with transaction(deps.engine) as session:
+        ids = verdicts.digest_lines(session, subscriber_id, wanted, deps.clock.now())
+    keyboards: list[Keyboard | None] = []
+    number = 0
+    for stories in shown:
+        lines = []
+        for story in stories:
+            number += 1
+            line_id = ids.get((story.item_id, story.topic))
+            if line_id is not None:
+                lines.append((number, line_id))
+        keyboards.append(digest_keyboard(lines, language, {}) if lines else None)
+    return keyboards
 
 
 def _chart(
@@ -160,7 +195,8 @@ async def send_plan(
     place; what still fails is raised, for ``digest_tick`` to decide on.
     """
     parts: list[Callable[[], Awaitable[object]]] = [
-        partial(deps.sender.send, plan.chat_id, message) for message in plan.messages
+        partial(deps.sender.send, plan.chat_id, message, reply_markup=plan.keyboard(index))
+        for index, message in enumerate(plan.messages)
     ]
     if plan.chart is not None:
         caption = t(plan.language, "trend_caption")
@@ -289,17 +325,18 @@ def _close(
         )
 
 
-def digest_now(deps: Deps, prefs: Preferences) -> DigestPlan:
+def digest_now(deps: Deps, prefs: Preferences, *, buttons: bool = True) -> DigestPlan:
     """One subscriber's digest now (``/digest``, ``mcwatch digest --chat``): everything
     since their last digest, or the last day (week, for a weekly reader). Not recorded
     as the daily or weekly one.
     ``prefs``: the subscriber as the caller read it (not read again here)."""
     with transaction(deps.engine) as session:
         last = digests.last_digest_end(session, prefs.subscriber_id)
-    return plan_period(deps, digest_period(DigestReader(prefs, last, None), deps.clock.now()))
+    period = digest_period(DigestReader(prefs, last, None), deps.clock.now())
+    return plan_period(deps, period, buttons=buttons)
 
 
-def plan_period(deps: Deps, period: DigestPeriod) -> DigestPlan:
+def plan_period(deps: Deps, period: DigestPeriod, *, buttons: bool = True) -> DigestPlan:
     """The digest of one reader's period (``bot.deliver.digest.due_digests``, ``digest_period``)."""
     reader = period.reader
     return plan_digest(
@@ -311,6 +348,7 @@ def plan_period(deps: Deps, period: DigestPeriod) -> DigestPlan:
         start=period.start,
         end=period.end,
         weekly=period.weekly,
+        buttons=buttons,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -206,18 +207,34 @@ def _fit_line(line: str, budget: int) -> str:
 def split_messages(header: str, lines: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Pack ``lines`` under ``header`` into as few messages as fit, never splitting a line
     (a line longer than a message alone loses its markup and is cut, see ``_fit_line``)."""
-    messages: list[str] = []
-    current = header
-    for line in lines:
+    return [text for text, _ in pack_messages(header, [(line, 0) for line in lines], limit)]
+
+
+def pack_messages(
+    header: str,
+    lines: Sequence[tuple[str, int]],
+    limit: int = TELEGRAM_LIMIT,
+    *,
+    most: int | None = None,
+) -> list[tuple[str, list[int]]]:
+    """``split_messages`` for lines that carry a tag (0: none): each message with the
+    tags of its lines, at most ``most`` tagged lines a message (a digest message's
+    stories, whose buttons Telegram caps)."""
+    messages: list[tuple[str, list[int]]] = []
+    current, tags = header, list[int]()
+    for line, tag in lines:
         line = _fit_line(line, limit - 2)
         candidate = f"{current}\n{line}" if current else line
-        if utf16_len(candidate) > limit:
-            messages.append(current)
-            current = line
+        full = most is not None and tag and len(tags) >= most
+        if utf16_len(candidate) > limit or full:
+            messages.append((current, tags))
+            current, tags = line, []
         else:
             current = candidate
+        if tag:
+            tags.append(tag)
     if current:
-        messages.append(current)
+        messages.append((current, tags))
     return messages
 
 

@@ -31,7 +31,7 @@ from telegram.ext import (
 )
 
 from bot.errors import McwatchError
-from bot.feedback import VERDICT_PREFIX
+from bot.feedback import DIGEST_PREFIX, VERDICT_PREFIX
 from bot.logs import context as fields
 from bot.logs import redact
 from bot.telegram import admin, commands
@@ -138,6 +138,9 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(commands.stop_pressed, pattern=f"^{STOP_PREFIX}"))
     application.add_handler(
         CallbackQueryHandler(commands.verdict_pressed, pattern=f"^{VERDICT_PREFIX}")
+    )
+    application.add_handler(
+        CallbackQueryHandler(commands.digest_verdict_pressed, pattern=f"^{DIGEST_PREFIX}")
     )
     application.add_handler(ChatMemberHandler(admin.membership, ChatMemberHandler.MY_CHAT_MEMBER))
 

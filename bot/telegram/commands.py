@@ -54,8 +54,10 @@ from store.db import transaction
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from sqlalchemy import Engine
+    from sqlmodel import Session
 
     from bot.deps import Deps
     from bot.types import StoredItem
@@ -479,6 +481,64 @@ async def verdict_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await edit_keyboard(update, context, inline(buttons))
 
 
+async def digest_verdict_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A verdict button under a digest message (``bot.feedback``: ``d:<line>:<n>:<code>``):
+    as under an alert, the line's row decides whose verdict it is and on what; the
+    message's own buttons (Telegram sends them with the press) say which lines to
+    redraw. Data naming no line of this chat, or none under this message, changes
+    nothing and is answered politely."""
+    deps = deps_of(context)
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None:
+        return
+    language = await asyncio.to_thread(_language, update, deps)
+    if chat.type != "private" and not is_admin(update, deps):
+        await answer(query, t(language, "group_admin_only"), show_alert=True)
+        return
+    pressed = feedback.decode_line(query.data)
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    shown = feedback.lines_of(
+        button.callback_data if isinstance(button.callback_data, str) else None
+        for row in (markup.inline_keyboard if markup is not None else ())
+        for button in row
+    )
+    found = None
+    if pressed is not None and any(line_id == pressed.line_id for _, line_id in shown):
+        decide = partial(feedback.next_state, code=pressed.code)
+        found = await asyncio.to_thread(
+            _store,
+            deps,
+            _press_line,
+            pressed.line_id,
+            chat.id,
+            decide,
+            deps.clock.now(),
+            [line_id for _, line_id in shown],
+        )
+    if found is None:
+        await answer(query, t(language, "verdict_line_gone"))
+        return
+    state, states = found
+    await answer(query, feedback.toast(language, state))
+    await edit_keyboard(update, context, inline(feedback.digest_keyboard(shown, language, states)))
+
+
+def _press_line(
+    session: Session,
+    line_id: int,
+    chat_id: int,
+    decide: Callable[[feedback.VerdictState | None], feedback.VerdictState],
+    now: datetime,
+    shown: list[int],
+) -> tuple[feedback.VerdictState, dict[int, feedback.VerdictState]] | None:
+    """The verdict on one digest line, then the verdicts on every line of its message."""
+    state = verdicts.press_line(session, line_id, chat_id, decide, now)
+    if state is None:
+        return None
+    return state, verdicts.line_states(session, shown, chat_id)
+
+
 async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/settings: everything the chat has chosen, on one screen."""
     found = await _registered(update, context)
@@ -859,8 +919,9 @@ async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     deps, prefs, language = found
     # Drawing the chart takes a few hundred ms of CPU: keep the bot answering meanwhile.
     plan = await asyncio.to_thread(digest_now, deps, prefs)
-    for message in plan.messages:
-        await reply(update, context, message)
+    for index, message in enumerate(plan.messages):
+        buttons = plan.keyboard(index)
+        await reply(update, context, message, reply_markup=inline(buttons) if buttons else None)
     if plan.chart is not None:
         await reply_photo(update, context, plan.chart, t(language, "trend_caption"))
 

@@ -409,6 +409,29 @@ def test_a_feed_failing_then_recovering_is_told_once_each(
     assert bot.botapi.rejected == []
 
 
+def test_a_french_admin_chat_is_told_in_french(
+    watched: Conversation, feed_server: FeedServer
+) -> None:
+    bot = watched
+    bot.register(ADMIN_CHAT, language="fr")  # the admin chat is a French subscriber
+    feed_server.serve("/sahel.rss", FEED)
+    bot.add_feed(feed_server.url("/sahel.rss"), "Le Sahel")
+    bot.poll()
+    tick(bot)
+    feed_server.serve("/sahel.rss", b"<html>down</html>", status=503, content_type="text/html")
+    bot.clock.advance(minutes=15)
+    bot.poll()
+    tick(bot)
+    feed_server.serve("/sahel.rss", FEED)
+    bot.clock.advance(minutes=15)
+    bot.poll()
+    tick(bot)
+    failing, recovered = admin_texts(bot)
+    assert failing.startswith("⚠️ 1 flux en échec\n• ") and "Le Sahel — ×1" in failing
+    assert recovered.startswith("✅ 1 flux répond à nouveau\n• ") and "Le Sahel" in recovered
+    assert bot.botapi.rejected == []
+
+
 def test_the_memory_survives_a_restart(watched: Conversation) -> None:
     """The state is in the database, not the process: a new worker (a fresh read of
     the row) says nothing already said."""

@@ -223,3 +223,66 @@ def test_an_empty_database_is_not_ready(database_url: str) -> None:
         assert not is_ready(engine)
     finally:
         engine.dispose()
+
+
+# -- rules test without SQLAlchemy (store.snapshot) -----------------------------------
+def test_rules_test_on_a_ready_sqlite_file_loads_no_orm(seeded_url: str, tmp_path: Path) -> None:
+    status, loaded, printed = probe(
+        ["rules", "test", TEXT], ("sqlalchemy", "sqlmodel", *NEVER_FOR_A_READ), tmp_path, seeded_url
+    )
+    assert status == 0
+    assert "relationship passes" in printed
+    assert loaded == []
+
+
+def test_rules_test_on_no_database_takes_the_full_path(tmp_path: Path) -> None:
+    status, loaded, printed = probe(["rules", "test", TEXT], ("sqlalchemy",), tmp_path)
+    assert status == 0 and "relationship passes" in printed
+    assert loaded == ["sqlalchemy"]  # it created, migrated and seeded ./data/mcwatch.db
+    assert (tmp_path / "data" / "mcwatch.db").exists()
+
+
+def test_the_snapshot_reads_what_the_store_reads(tmp_path: Path) -> None:
+    from bot.ingest.stored_rules import stored_rules
+    from store import topics
+    from store.db import transaction
+    from store.snapshot import read_rules
+
+    url = f"sqlite:///{tmp_path / 'mcwatch.db'}"
+    engine = make_engine(url)
+    try:
+        prepare(engine, FixedClock())
+        with transaction(engine) as session:  # a disabled topic is left out by both
+            topics.get_topic(session, "health").enabled = False
+        assert read_rules(url) == stored_rules(engine)
+        rules, lexicon = stored_rules(engine)
+        assert "health" not in [rule.slug for rule in rules] and lexicon
+    finally:
+        engine.dispose()
+
+
+def test_the_snapshot_answers_none_where_the_full_path_must_decide(tmp_path: Path) -> None:
+    from store.snapshot import read_rules
+
+    path = tmp_path / "mcwatch.db"
+    url = f"sqlite:///{path}"
+    assert read_rules(url) is None  # no file
+    assert read_rules("sqlite://") is None and read_rules("sqlite:///:memory:") is None
+    assert read_rules("postgresql+psycopg://postgres@127.0.0.1/test") is None
+    assert read_rules(f"{url}?mode=ro") is None
+    path.write_bytes(b"")
+    assert read_rules(url) is None  # an empty file: no tables
+    path.unlink()
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        assert read_rules(url) is None  # current but not seeded: the full path seeds it
+        prepare(engine, FixedClock())
+        assert read_rules(url) is not None
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        assert read_rules(url) is None  # an older schema: the full path migrates it
+    finally:
+        engine.dispose()
+    path.write_bytes(b"not a database at all" * 100)
+    assert read_rules(url) is None

@@ -22,7 +22,6 @@ from typing import Any
 from bot.errors import ParseError
 from bot.ingest.dedupe import Fingerprint, fingerprint
 from bot.ingest.normalize import names_outlet_in_title, normalize_entry
-from bot.ingest.parse import parse_feed
 from bot.match import Lexicon, Matcher, compile_rules
 from bot.match.prefilter import search_text
 from bot.text import failure
@@ -53,6 +52,10 @@ def prepare(
 ) -> Prepared:
     """``content_type``: the server's Content-Type (``FetchResult.content_type``), which
     the parser reads to tell a JSON Feed from an XML one."""
+    # Imported at the first feed, not with the pipeline: feedparser is a fifth of what
+    # `run --once` loads, and a tick with nothing due parses nothing (issue 11).
+    from bot.ingest.parse import parse_feed
+
     try:
         parsed = parse_feed(body, url=url, content_type=content_type)
     except ParseError as exc:

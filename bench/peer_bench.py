@@ -15,7 +15,8 @@ Then, ``--runs`` times and alternating, each in a fresh database:
 - ``mcwatch poll --all`` in a temporary directory (default SQLite, console mode, the
   farm imported from OPML and the seeded feeds removed);
 
-a first pass then a repeat pass (every feed 304), each timed as a whole command with
+a first pass then a repeat pass (every feed 304), both from bytecode (see
+``mcwatch_env``; ``--source`` for mcwatch without it), each timed as a whole command with
 ``/usr/bin/time`` (wall seconds and peak RSS). Prints the medians and the three ratios
 mcwatch / reader; the goals of issue 11 are first pass ≤ 0.5×, repeat ≤ 0.7×, peak
 RSS ≤ 1.2×. ``--feeds 5000`` shows whether the cost per item grows with the watch list.
@@ -255,16 +256,24 @@ def run_reader(python: str, farm: Farm, work: Path) -> tuple[Timed, Timed]:
     return first, repeat
 
 
-def mcwatch_env() -> dict[str, str]:
+def mcwatch_env(source: bool = False) -> dict[str, str]:
+    """mcwatch's environment. Its modules run from bytecode, as reader's do: pip compiled
+    reader's at install, while an editable install under ``PYTHONDONTWRITEBYTECODE``
+    (set on these machines) compiles mcwatch's ~300 modules again in every process and
+    every pool worker. The bytecode goes to a cache of its own, never into the tree.
+    ``source``: as the environment has it (``--source``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCWATCH_")}
+    if not source:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(CACHE / "pycache")
     env["MCWATCH_LOG_LEVEL"] = "ERROR"
     env["MCWATCH_BACKLOG_DAYS"] = "100000"  # the farm's dates are old: keep them news
     return env
 
 
-def run_mcwatch(farm: Farm, work: Path, mcwatch: str) -> tuple[Timed, Timed]:
+def run_mcwatch(farm: Farm, work: Path, mcwatch: str, source: bool) -> tuple[Timed, Timed]:
     urls = farm.urls
-    env = mcwatch_env()
+    env = mcwatch_env(source)
     seeded = json.loads(
         subprocess.run(
             [mcwatch, "feeds", "list", "--json"], cwd=work, env=env, check=True,
@@ -305,6 +314,11 @@ def main() -> None:
         default=shutil.which("mcwatch") or str(Path(sys.executable).parent / "mcwatch"),
         help="the mcwatch command to time (another installation, for a before/after)",
     )
+    parser.add_argument(
+        "--source",
+        action="store_true",
+        help="run mcwatch as the environment has it (PYTHONDONTWRITEBYTECODE: no bytecode)",
+    )
     args = parser.parse_args()
     mcwatch = args.mcwatch
     files = build_farm(args.feeds, args.items)
@@ -322,7 +336,7 @@ def main() -> None:
                     if name == "reader":
                         pair = run_reader(python, farm, work)
                     else:
-                        pair = run_mcwatch(farm, work, mcwatch)
+                        pair = run_mcwatch(farm, work, mcwatch, args.source)
                 results[name].append(pair)
                 first, repeat = pair
                 print(f"  run {number} {name:8}: first {first.seconds:6.2f} s ({first.served}), "

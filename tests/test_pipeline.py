@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from bot.clock import FixedClock
+from bot.ingest import pipeline
 from bot.ingest.pipeline import PollOutcome, poll
 from bot.text import describe
 from store import deliveries, feeds, items
@@ -120,6 +121,28 @@ def test_feeds_that_answer_304_are_written_together(engine: Engine, feed_server)
             assert abs((row.next_poll_at - clock.now()) - (previous - polled_before)) < timedelta(
                 minutes=5
             )
+
+
+def test_a_poll_of_unchanged_feeds_compiles_no_rules(  # type: ignore[no-untyped-def]
+    engine: Engine, feed_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FixedClock()
+    ids = polled_feeds_with_validators(engine, feed_server, clock, 3)
+    compiled: list[int] = []
+    real = pipeline.load_matcher
+
+    def counted(deps):  # type: ignore[no-untyped-def]
+        compiled.append(1)
+        return real(deps)
+
+    monkeypatch.setattr(pipeline, "load_matcher", counted)
+    clock.advance(hours=5)
+    assert {o.status for o in run_poll(engine, clock)} == {"not-modified"}
+    assert compiled == []  # every feed answered 304: nothing to match
+    feed_server.serve("/f1.rss", rss(NEGATIVE).encode(), etag='"changed"')
+    clock.advance(hours=5)
+    outcomes = {o.feed_id: o.status for o in run_poll(engine, clock)}
+    assert outcomes[ids[1]] == "ok" and compiled == [1]  # once, for the feed that changed
 
 
 def test_a_bad_feed_becomes_a_health_record_and_the_others_go_on(

@@ -86,6 +86,11 @@ class Settings:
     # How long unmatched items and sent alerts are kept (`mcwatch db vacuum` prunes
     # older ones, see store/retention.py). None: everything is kept.
     retention: timedelta | None = None
+    # Which digests carry the trend chart (a PNG, a message of its own): "weekly" (the
+    # weekly digests; a daily one ends with the trend as a line of text instead),
+    # "daily" (every digest) or "off" (the text line everywhere). Telegram sends a bot
+    # 30 messages a second: with a chart each, 1,000 daily readers take twice as long.
+    digest_chart: str = "weekly"
     # `mcwatch run` serves /metrics (Prometheus) and /healthz on this port; None: off.
     metrics_port: int | None = None
     # Loopback by default: the metrics say how busy the watch is, which is nobody's
@@ -104,6 +109,7 @@ class Settings:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DIGEST_CHARTS = ("weekly", "daily", "off")
 
 
 def _parse_time(parse: Callable[[str], T], value: str, name: str) -> T:
@@ -301,6 +307,13 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         values["delivery_lease"] = _parse_int(v, "MCWATCH_DELIVERY_LEASE", minimum=1)
     if (v := get("BACKLOG_DAYS")) is not None:
         values["backlog_days"] = _parse_int(v, "MCWATCH_BACKLOG_DAYS", minimum=0)
+    if (v := get("DIGEST_CHART")) is not None:
+        chart = v.strip().lower()
+        if chart not in DIGEST_CHARTS:
+            raise SettingsError(
+                f"MCWATCH_DIGEST_CHART must be one of {', '.join(DIGEST_CHARTS)}, got {v!r}"
+            )
+        values["digest_chart"] = chart
     if (v := get("RETENTION")) is not None:
         values["retention"] = _parse_retention(v, "MCWATCH_RETENTION")
     if (v := get("WORKERS")) is not None:

@@ -262,9 +262,14 @@ def matched_item(engine: Engine, n: int, fetched: datetime, source: str = "A") -
         )
 
 
-def tick(engine: Engine, clock: FixedClock, sender: RecordingSender) -> list[DigestPlan]:
+def tick(
+    engine: Engine, clock: FixedClock, sender: RecordingSender, chart: str = "daily"
+) -> list[DigestPlan]:
+    """One digest tick; ``chart``: ``MCWATCH_DIGEST_CHART`` (here "daily" by default: the
+    tests below are about a digest of two parts, its text and its chart)."""
+
     async def go() -> list[DigestPlan]:
-        async with deps_for(engine, clock, sender) as deps:
+        async with deps_for(engine, clock, sender, digest_chart=chart) as deps:
             return await digest_tick(deps)
 
     return asyncio.run(go())
@@ -632,6 +637,35 @@ def test_digest_timing_through_restarts_downtime_and_changes(
     assert sender.sent == [] and sender.photos == []  # quiet news: nothing to say
 
 
+@pytest.mark.parametrize(
+    ("chart", "mode", "photo"),
+    [
+        pytest.param("weekly", "digest", False, id="by default a daily digest has no PNG"),
+        pytest.param("weekly", "weekly", True, id="by default a weekly digest has the PNG"),
+        pytest.param("daily", "digest", True, id="daily: every digest has the PNG"),
+        pytest.param("off", "weekly", False, id="off: no digest has the PNG"),
+    ],
+)
+def test_which_digests_carry_the_chart(engine: Engine, chart: str, mode: str, photo: bool) -> None:
+    """Without the PNG a digest ends with the trend as a line of text, in its last
+    message: one message a reader, half of Telegram's budget for a round."""
+    clock = FixedClock(utc(2, 23, 7, 31))  # a Monday: a weekly reader's digest is due
+    digest_reader(engine, clock)
+    with transaction(engine) as session:
+        subscribers.update_subscriber(session, 20, mode=mode)
+    matched_item(engine, 1, utc(2, 23, 7))
+    sender = RecordingSender()
+    [plan] = tick(engine, clock, sender, chart=chart)
+    assert (len(sender.photos) == 1) is photo
+    [(_, text)] = sender.sent
+    last = text.split("\n")[-1]
+    if photo:
+        assert "Histoire 1" in last and plan.chart is not None  # the stories, then the PNG
+    else:
+        assert last.startswith("Sujets par thème, 14 derniers jours") and last.endswith("(max 1)")
+        assert "Histoire 1" in text and plan.chart is None  # one message: stories and trend
+
+
 @dataclass
 class ChartRefusedOnce(RecordingSender):
     """Telegram answers the first chart with 429 ``retry_after`` (a short one)."""
@@ -658,7 +692,7 @@ def test_a_short_429_on_the_chart_sends_neither_part_twice(engine: Engine) -> No
         clock.advance(seconds=seconds)
 
     async def go() -> list[DigestPlan]:
-        async with deps_for(engine, clock, sender) as deps:
+        async with deps_for(engine, clock, sender, digest_chart="daily") as deps:
             deps.pacer = replace(deps.pacer, now=lambda: clock.now().timestamp(), sleep=sleep)
             return await digest_tick(deps)
 

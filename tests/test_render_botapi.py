@@ -169,14 +169,15 @@ def test_a_digest_of_hostile_stories_is_accepted(bot: Conversation) -> None:
     bot.clock.advance(minutes=5)  # a digest covers [last one, now)
     replies = bot.say(FR, "/digest")
     assert bot.botapi.rejected == []
-    assert replies[-1].photo is not None
-    text = "\n".join(m.plain or "" for m in replies[:-1])
+    assert all(m.photo is None for m in replies)  # a daily digest: the trend as a line
+    text = "\n".join(m.plain or "" for m in replies)
     assert f"— {len(HOSTILE)} sujets" in text
+    assert "14 derniers jours" in text.splitlines()[-1]
     for param in HOSTILE:
         [hostile] = param.values
         assert isinstance(hostile, Hostile)
         assert shown(hostile.title, 200) in text
-    for message in replies[:-1]:
+    for message in replies:
         assert_safe(message)
 
 

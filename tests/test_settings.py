@@ -25,6 +25,7 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
     assert settings.delivery_lease == 120
     assert settings.metrics_port is None  # no server unless asked for
     assert settings.metrics_host == "127.0.0.1"
+    assert settings.digest_chart == "weekly"
 
 
 @pytest.mark.parametrize(
@@ -46,6 +47,7 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
         ("MCWATCH_DELIVERY_LEASE", "0", "MCWATCH_DELIVERY_LEASE must be at least 1"),
         ("MCWATCH_ADMIN_IDS", "12,bob", "MCWATCH_ADMIN_IDS must be comma-separated"),
         ("MCWATCH_LOG_LEVEL", "chatty", "MCWATCH_LOG_LEVEL must be one of"),
+        ("MCWATCH_DIGEST_CHART", "monthly", "MCWATCH_DIGEST_CHART must be one of weekly, daily"),
         ("MCWATCH_DATABASE_URL", "mysql://x", "MCWATCH_DATABASE_URL must be an SQLAlchemy URL"),
         ("MCWATCH_TELEGRAM_API_URL", "ftp://x", "MCWATCH_TELEGRAM_API_URL must be an http(s)"),
         ("MCWATCH_METRICS_PORT", "http", "MCWATCH_METRICS_PORT must be a whole number"),
@@ -90,6 +92,12 @@ def test_environment_beats_dotenv_beats_toml(tmp_path: Path) -> None:
     assert settings.timezone == "Africa/Abidjan"  # .env over TOML
     assert settings.digest_time == time(6, 0)  # TOML, long key spelling
     assert settings.admin_ids == frozenset({1, 2})  # TOML list
+
+
+@pytest.mark.parametrize("value", ["weekly", "DAILY", " off "])
+def test_the_digest_chart_setting(tmp_path: Path, value: str) -> None:
+    chosen = load_settings({"MCWATCH_DIGEST_CHART": value}, tmp_path).digest_chart
+    assert chosen == value.strip().lower()
 
 
 def test_missing_config_file_is_named(tmp_path: Path) -> None:

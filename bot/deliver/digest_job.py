@@ -35,6 +35,7 @@ from bot.deliver.digest import (
     render_digest_parts,
 )
 from bot.deliver.outbox import blocked, in_thread, send, write
+from bot.deliver.render import TELEGRAM_LIMIT, utf16_len
 from bot.deliver.send_policy import Blocked, Refused, RetryAt, after_failure
 from bot.deps import Deps
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
@@ -134,13 +135,24 @@ def plan_digest(
     if buttons and subscriber_id is not None and stories:
         keyboards = _keyboards(deps, subscriber_id, language, [shown for _, shown in parts])
     chart = None
-    if stories and not getattr(deps.sender, "shows_images", True):
-        # A terminal shows no PNG (console mode): the trend as a line of text, without
-        # matplotlib's second and a half of import and drawing.
-        messages = [*messages, html.escape(trend_text(days, counts, language=language))]
-    elif stories:
+    if stories and wants_chart(deps.settings.digest_chart, weekly, deps.sender):
         chart = _chart(shared, (zone_name, day, language), days, counts, order)
+    elif stories:
+        # The trend as a line of text under the last story, in the same message (it
+        # fits, or it gets one of its own): no PNG to send, no matplotlib to load.
+        line = html.escape(trend_text(days, counts, language=language))
+        last = f"{messages[-1]}\n\n{line}"
+        fits = utf16_len(last) <= TELEGRAM_LIMIT
+        messages = [*messages[:-1], last] if fits else [*messages, line]
     return DigestPlan(chat_id, language, day, len(stories), messages, chart, keyboards)
+
+
+def wants_chart(setting: str, weekly: bool, sender: object) -> bool:
+    """Does a digest carry the PNG chart (``Settings.digest_chart``)? Never where no
+    image shows (console mode: a terminal)."""
+    if not getattr(sender, "shows_images", True):
+        return False
+    return setting == "daily" or (setting == "weekly" and weekly)
 
 
 def _keyboards(

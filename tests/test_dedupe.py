@@ -273,6 +273,26 @@ def test_a_contract_won_more_time_and_the_works_done_are_different_events() -> N
     assert "kinds" not in why_same_story(done, finished)
 
 
+def test_taxes_paid_and_a_permit_granted_are_different_events() -> None:
+    """The same Chinese miner, the same day: its permit and its tax bill are two stories,
+    whatever the firm and the site they share; each in two languages is one."""
+    headline = "Sikasso : Wanbao Mining obtient sa licence d'exploitation de lithium"
+    permit = fingerprint(1, None, headline, "", "fr", T0)
+    granted = fingerprint(
+        2, None, "Mali grants Chinese firm Wanbao Mining a lithium licence", "", "en", T0
+    )
+    taxes = fingerprint(
+        3, None, "Wanbao Mining a versé 8 milliards de FCFA d'impôts au Trésor", "", "fr", T0
+    )
+    royalties = fingerprint(
+        4, None, "Wanbao Mining paid 8 billion CFA francs in royalties and taxes", "", "en", T0
+    )
+    assert "kinds" in why_same_story(permit, taxes)
+    assert "kinds" in why_same_story(granted, royalties)
+    assert "kinds" not in why_same_story(taxes, royalties)
+    assert choose_story(royalties, [replace(taxes, story_id=3)]) == 3
+
+
 @pytest.mark.parametrize(
     "headline",
     [

@@ -343,6 +343,8 @@ _EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "training": ("training", "trained", "graduat", "diplome", "formation", "forment"),
     "export": ("export", "expedi", "shipment", "shipped", "ships", "cargaison"),
     "permit": ("licenc", "licens", "revok", "revocat", "retrait"),
+    # taxes and royalties paid, owed or disputed: not the permit or the loan beside them
+    "tax": ("impot", "taxe", "taxed", "fiscal", "redevanc", "royalt"),
     # a contract won or given: not the works it starts, nor their end
     "award": ("decroch", "attribu", "awarded", "awards", "remport", "adjug", "wins"),
     # the works finished (not their award, nor their opening to the public)
@@ -368,6 +370,9 @@ _EVENT_WORDS: dict[str, str] = {
             "agreement", "agreements", "memorandum", "mou", "pact", "treaty", "traite",
         )
     },
+    **{word: "tax" for word in ("tax",)},
+    # not "permis": French "a permis de" is "has made it possible"
+    **{word: "permit" for word in ("permit", "permits")},
     **{
         word: "handover"
         for word in ("don", "dons", "offre", "offrent", "offer", "donne", "pierre")

@@ -16,15 +16,16 @@ delivery row, not the button, says which item, topic and chat the verdict is abo
 handler checks it is a sent alert of the pressing chat (``store.verdicts.target``).
 
 **Under a digest message** the same buttons, numbered: the message's story lines are
-numbered (1, 2, …, across the digest's messages) and the keyboard has ``N 👍`` ``N 👎``
-for each, two stories a row, and after a 👎 a row of reasons for that story
-(``digest_keyboard``). A digest line is a row of its own (``store.verdicts.digest_lines``:
-one per subscriber, item and topic, written when the digest is planned), and the button
+numbered (1, 2, …, across the digest's messages) and the keyboard has ``N👍`` ``N👎``
+for each, three stories a row, and after a 👎 a row of reasons for that story, until a
+reason is chosen (``digest_keyboard``). A digest line is a row of its own
+(``store.verdicts.digest_lines``: one per subscriber, item and topic, written when the
+digest is planned), and the button
 is ``d:<line id>:<number>:<code>``: the row says who, which item and which topic; the
 number only labels the button. A press redraws the message's whole keyboard from the
 buttons it has (Telegram sends the message with the press), so it needs no state of
-its own. ``DIGEST_LINES_PER_MESSAGE`` keeps the worst keyboard (every story 👎:
-five buttons each) within Telegram's hundred buttons.
+its own. ``DIGEST_LINES_PER_MESSAGE`` keeps the keyboard within Telegram's hundred
+buttons (one reasons row at a time).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ from bot.text import t
 
 VERDICT_PREFIX = "v:"
 DIGEST_PREFIX = "d:"
-DIGEST_LINES_PER_MESSAGE = 15  # stories under one digest message's keyboard (≤ 75 buttons)
+# Stories under one digest message's keyboard: two buttons each and one row of three
+# reasons, 83 buttons at most of Telegram's 100; three stories (six buttons) a row.
+DIGEST_LINES_PER_MESSAGE = 40
+DIGEST_STORIES_PER_ROW = 3
 MAX_LINE_NUMBER = 9999  # a digest's story numbers (a backlog of years stays below)
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram takes (core.telegram.org/bots/api)
 
@@ -178,38 +182,51 @@ def keyboard(delivery_id: int, language: str, state: VerdictState | None = None)
 
 
 def digest_keyboard(
-    lines: Sequence[tuple[int, int]], language: str, states: Mapping[int, VerdictState]
+    lines: Sequence[tuple[int, int]],
+    language: str,
+    states: Mapping[int, VerdictState],
+    asking: int | None = None,
 ) -> Keyboard:
     """The buttons under a digest message whose stories are ``lines`` (number, line id):
-    ``N 👍`` ``N 👎`` per story, two stories a row (✅ on the verdict given), and under a
-    row, for each of its stories given 👎, that story's reasons (✅ on the one given)."""
+    ``N👍`` ``N👎`` per story, three stories a row, ✅ on the verdict given (with the
+    reason's symbol once one is given: ``✅ 2👎🔁``). Under the row of the story
+    ``asking`` (the line just given 👎), that story's reasons: one such row at a time,
+    so a message of ``DIGEST_LINES_PER_MESSAGE`` stories stays within Telegram's
+    hundred buttons whatever was pressed."""
     rows: list[tuple[Button, ...]] = []
-    for start in range(0, len(lines), 2):
-        pair = lines[start : start + 2]
+    for start in range(0, len(lines), DIGEST_STORIES_PER_ROW):
+        group = lines[start : start + DIGEST_STORIES_PER_ROW]
         buttons: list[Button] = []
-        for number, line_id in pair:
+        for number, line_id in group:
             state = states.get(line_id)
             for code in ("r", "n"):
-                label = f"{number} {SYMBOLS[code]}"
-                chosen = state is not None and CODES[code][0] == state.verdict
-                data = encode_line(line_id, number, code)
-                buttons.append(Button(f"✅ {label}" if chosen else label, data))
+                label = f"{number}{SYMBOLS[code]}"
+                if state is not None and CODES[code][0] == state.verdict:
+                    reason = CODE_OF_REASON.get(state.reason or "")
+                    symbol = _symbol(language, reason) if code == "n" and reason else ""
+                    label = f"✅ {label}{symbol}"
+                buttons.append(Button(label, encode_line(line_id, number, code)))
         rows.append(tuple(buttons))
-        for number, line_id in pair:
+        for number, line_id in group:
             state = states.get(line_id)
-            if state is None or state.verdict != NOT_RELEVANT:
+            if line_id != asking or state is None or state.verdict != NOT_RELEVANT:
                 continue
             rows.append(
                 tuple(
                     Button(
-                        ("✅ " if state.reason == reason else "")
+                        ("✅ " if state.reason == CODES[code][1] else "")
                         + f"{number} · {t(language, f'verdict_button_{code}')}",
                         encode_line(line_id, number, code),
                     )
-                    for code, reason in ((c, CODES[c][1]) for c in ("t", "m", "d"))
+                    for code in ("t", "m", "d")
                 )
             )
     return tuple(rows)
+
+
+def _symbol(language: str, code: str) -> str:
+    """The emoji that opens a reason's label ("🔁 Duplicate" → "🔁")."""
+    return t(language, f"verdict_button_{code}").split(" ", 1)[0]
 
 
 def toast(language: str, state: VerdictState) -> str:

@@ -25,7 +25,7 @@ from bot.deliver.digest import (
     render_digest,
 )
 from bot.deliver.digest_job import LEASE, DigestPlan, digest_tick, queue_due_digests
-from bot.deliver.render import TELEGRAM_LIMIT, utf16_len
+from bot.deliver.render import TELEGRAM_LIMIT, visible_len
 from bot.errors import RetryLater
 from bot.feedback import DIGEST_LINES_PER_MESSAGE
 from bot.jobs import DIGEST_TICK_SECONDS
@@ -203,7 +203,7 @@ def test_long_digests_split_at_story_boundaries_and_escape() -> None:
         build_digest(stories, ["security"]), language="fr", day=date(2026, 2, 23)
     )
     assert len(messages) > 1
-    assert all(utf16_len(m) <= TELEGRAM_LIMIT for m in messages)
+    assert all(visible_len(m) <= TELEGRAM_LIMIT for m in messages)  # what Telegram counts
     story_lines = [line for m in messages for line in m.split("\n") if line[:1].isdigit()]
     assert all(
         line.startswith(("<b>#", "🗞")) or line in story_lines or not line

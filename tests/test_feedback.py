@@ -581,8 +581,8 @@ def test_a_digest_line_takes_a_verdict_changed_and_idempotent(
     data = button_data(message)
     lines = [line_of(each) for each in data[::2]]
     assert data == [f"d:{line}:{n}:{code}" for n, line in enumerate(lines, 1) for code in "rn"]
-    assert list(button_labels(message).values()) == ["1 👍", "1 👎", "2 👍", "2 👎", "3 👍", "3 👎"]
-    assert len(message.reply_markup["inline_keyboard"]) == 2  # type: ignore[index]  # two a row
+    assert list(button_labels(message).values()) == ["1👍", "1👎", "2👍", "2👎", "3👍", "3👎"]
+    assert len(message.reply_markup["inline_keyboard"]) == 1  # type: ignore[index]  # three a row
     items_of = story_items(bot, message)
     assert sorted(items_of) == [1, 2, 3]
     subscriber = bot.subscriber(CHAT)
@@ -594,21 +594,23 @@ def test_a_digest_line_takes_a_verdict_changed_and_idempotent(
     assert rows(bot.engine) == [
         (subscriber.id, items_of[1], topic_of[items_of[1]], "relevant", None)
     ]
-    assert button_labels(message)[f"d:{lines[0]}:1:r"] == "✅ 1 👍"
+    assert button_labels(message)[f"d:{lines[0]}:1:r"] == "✅ 1👍"
 
     assert shown(bot.press(CHAT, message, f"d:{lines[1]}:2:n")["text"]) == toasts["n"]
     labels = button_labels(message)
-    assert labels[f"d:{lines[1]}:2:n"] == "✅ 2 👎"
+    assert labels[f"d:{lines[1]}:2:n"] == "✅ 2👎"
     assert [labels[f"d:{lines[1]}:2:{code}"] for code in "tmd"] == [
         f"2 · {label}" for label in DIGEST_REASONS[language]
     ]
-    assert labels[f"d:{lines[0]}:1:r"] == "✅ 1 👍"  # the other line's verdict stays drawn
+    assert labels[f"d:{lines[0]}:1:r"] == "✅ 1👍"  # the other line's verdict stays drawn
     assert shown(bot.press(CHAT, message, f"d:{lines[1]}:2:m")["text"]) == toasts["m"]
-    assert button_labels(message)[f"d:{lines[1]}:2:m"].startswith("✅ 2 · ")
+    labels = button_labels(message)  # the reason given: its row folds into the 👎
+    assert labels[f"d:{lines[1]}:2:n"] == "✅ 2👎🌍" and len(labels) == 6
     with transaction(bot.engine) as session:
         first = session.exec(select(Verdict).where(Verdict.item_id == items_of[2])).one()
     bot.clock.advance(minutes=5)
-    bot.press(CHAT, message, f"d:{lines[1]}:2:m")  # the same press again: nothing changes
+    # The same reason pressed again, from the keyboard as it was: nothing changes.
+    assert shown(forged(bot, CHAT, message, f"d:{lines[1]}:2:m")["text"]) == toasts["m"]
     assert [row[1:] for row in rows(bot.engine)] == [
         (items_of[1], topic_of[items_of[1]], "relevant", None),
         (items_of[2], topic_of[items_of[2]], "not_relevant", "not_mali_china"),
@@ -670,7 +672,7 @@ def test_forged_stale_or_foreign_digest_callbacks_change_nothing(
     bot.handle()
     assert shown(bot.botapi.callback_answers[before]["text"]) == gone
     assert rows(bot.engine) == []
-    assert list(button_labels(mine).values()) == ["1 👍", "1 👎", "2 👍", "2 👎"]  # untouched
+    assert list(button_labels(mine).values()) == ["1👍", "1👎", "2👍", "2👎"]  # untouched
     # The store too answers only for the chat's own lines (the handler asks it only
     # about lines under the pressed message, which Telegram, not the client, sends).
     decide = partial(next_state, code="r")
@@ -686,9 +688,8 @@ def test_forged_stale_or_foreign_digest_callbacks_change_nothing(
 
 def test_a_long_digest_numbers_its_stories_across_messages(bot: Conversation) -> None:
     digest_reader(bot, CHAT, "en")
-    filler = "la coopération sino-malienne se poursuit à Bamako"
     for n in range(feedback.DIGEST_LINES_PER_MESSAGE + 5):
-        bot.publish(f"Bamako et Pékin : dépêche {n:02d}, {filler}")
+        bot.publish(f"Dépêche {n:02d}")
     first, second = daily_digest(bot, CHAT)
     numbers = [int(d.split(":")[2]) for d in button_data(first) + button_data(second)]
     assert numbers == [n for n in range(1, feedback.DIGEST_LINES_PER_MESSAGE + 6) for _ in "rn"]
@@ -765,7 +766,9 @@ def test_digest_buttons_fit_telegrams_limits() -> None:
     lines = [(n, 1000 + n) for n in range(1, feedback.DIGEST_LINES_PER_MESSAGE + 1)]
     worst = {line: VerdictState("not_relevant", "duplicate") for _, line in lines}
     for language in ("fr", "en"):
-        board = feedback.digest_keyboard(lines, language, worst)
+        board = feedback.digest_keyboard(lines, language, worst, asking=lines[-1][1])
         assert sum(len(row) for row in board) <= 100  # Telegram's buttons a keyboard
-        assert all(len(row) <= 4 for row in board)
+        assert all(len(row) <= 8 for row in board)  # and a row
         assert feedback.lines_of(b.data for row in board for b in row) == lines
+        assert sum(len(row) == 3 for row in board) == 1  # one reasons row: the one asked
+        assert all(b.label.endswith("🔁") for row in board for b in row if ":n" in b.data)

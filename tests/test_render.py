@@ -108,3 +108,21 @@ def test_render_never_exceeds_the_limit_and_escapes_everything(
 def test_the_alerts_words_are_the_readers_language(language: str, header: str, terms: str) -> None:
     text = render_alert(alert(language=language))
     assert header in text and f"· {terms}<i>sécurité, ambassadeur</i>" in text
+
+
+def test_messages_are_packed_by_the_text_telegram_counts() -> None:
+    """Telegram's 4,096 are counted after HTML parsing: a line's link and tags are free,
+    an entity is one character. Lines with long links pack by their visible text."""
+    from bot.deliver.render import html_to_console, pack_messages, split_messages, visible_len
+
+    href = "https://news.example/" + "a" * 300
+    line = f'• <a href="{href}">Dépêche &amp; suite</a> — <i>Le Sahel</i>'
+    assert visible_len(line) == len("• Dépêche & suite — Le Sahel")
+    messages = split_messages("<b>Résumé</b>", [line] * 200)
+    assert all(visible_len(m) <= TELEGRAM_LIMIT for m in messages)
+    assert any(utf16_len(m) > TELEGRAM_LIMIT for m in messages)  # raw HTML may be longer
+    per_message = [m.count("Dépêche") for m in messages]
+    assert sum(per_message) == 200 and per_message[0] > TELEGRAM_LIMIT // 330  # not by raw
+    assert html_to_console(messages[0]).startswith("Résumé\n• Dépêche & suite")
+    tagged = pack_messages("", [(line, n) for n in range(1, 41)], most=15)
+    assert [len(tags) for _, tags in tagged] == [15, 15, 10]

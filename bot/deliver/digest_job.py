@@ -35,7 +35,7 @@ from bot.deliver.digest import (
     render_digest_parts,
 )
 from bot.deliver.outbox import blocked, in_thread, send, write
-from bot.deliver.render import TELEGRAM_LIMIT, utf16_len
+from bot.deliver.render import TELEGRAM_LIMIT, visible_len
 from bot.deliver.send_policy import Blocked, Refused, RetryAt, after_failure
 from bot.deps import Deps
 from bot.errors import MessageRejected, RecipientBlocked, RetryLater
@@ -142,7 +142,7 @@ def plan_digest(
         # fits, or it gets one of its own): no PNG to send, no matplotlib to load.
         line = html.escape(trend_text(days, counts, language=language))
         last = f"{messages[-1]}\n\n{line}"
-        fits = utf16_len(last) <= TELEGRAM_LIMIT
+        fits = visible_len(last) <= TELEGRAM_LIMIT  # what Telegram counts
         messages = [*messages[:-1], last] if fits else [*messages, line]
     return DigestPlan(chat_id, language, day, len(stories), messages, chart, keyboards)
 

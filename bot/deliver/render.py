@@ -222,20 +222,31 @@ def pack_messages(
     stories, whose buttons Telegram caps)."""
     messages: list[tuple[str, list[int]]] = []
     current, tags = header, list[int]()
+    # Telegram counts a message's text after parsing its HTML (tags gone, entities one
+    # character): a digest line's link and markup do not count against the 4,096.
+    shown = visible_len(header)
     for line, tag in lines:
         line = _fit_line(line, limit - 2)
-        candidate = f"{current}\n{line}" if current else line
+        size = visible_len(line)
         full = most is not None and tag and len(tags) >= most
-        if utf16_len(candidate) > limit or full:
+        if current and (shown + 1 + size > limit or full):
             messages.append((current, tags))
-            current, tags = line, []
+            current, tags, shown = line, [], size
+        elif current:
+            current, shown = f"{current}\n{line}", shown + 1 + size
         else:
-            current = candidate
+            current, shown = line, size
         if tag:
             tags.append(tag)
     if current:
         messages.append((current, tags))
     return messages
+
+
+def visible_len(text: str) -> int:
+    """What Telegram counts of our HTML against its limits: the text after entity
+    parsing, in UTF-16 code units."""
+    return utf16_len(html_to_console(text))
 
 
 _TAG = re.compile(r"<[^>]+>")

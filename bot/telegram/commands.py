@@ -521,7 +521,9 @@ async def digest_verdict_pressed(update: Update, context: ContextTypes.DEFAULT_T
         return
     state, states = found
     await answer(query, feedback.toast(language, state))
-    await edit_keyboard(update, context, inline(feedback.digest_keyboard(shown, language, states)))
+    asking = pressed.line_id if pressed.code == "n" else None  # 👎: ask why, for this one
+    board = feedback.digest_keyboard(shown, language, states, asking)
+    await edit_keyboard(update, context, inline(board))
 
 
 def _press_line(

@@ -484,12 +484,18 @@ def figure_feed(url: str, repeat: int, column: Column) -> None:
     )
 
 
-def figure_digest(url: str, column: Column) -> None:
-    """Every digest reader due at once, one tick against the stand-in."""
+def figure_digest(url: str, column: Column, everyone: bool = False) -> None:
+    """Every digest reader due at once, one tick against the stand-in; ``everyone``:
+    every active subscriber made a daily digest reader first (``--digest-everyone``:
+    the 1,000 readers of issue 14's round)."""
     engine = make_engine(url)
     try:
         with transaction(engine) as session:
             readers = Subscriber.__table__  # type: ignore[attr-defined]
+            if everyone:
+                session.execute(
+                    update(readers).where(readers.c.active).values(mode="digest", paused=False)
+                )
             session.execute(
                 update(readers)
                 .where(readers.c.mode.in_(("digest", "both")))
@@ -538,7 +544,14 @@ def figure_digest(url: str, column: Column) -> None:
 # -- main --------------------------------------------------------------------------------
 
 
-def measure(url: str, only: set[int], repeat: int, idle: float, digest_repeat: int) -> Column:
+def measure(
+    url: str,
+    only: set[int],
+    repeat: int,
+    idle: float,
+    digest_repeat: int,
+    everyone: bool = False,
+) -> Column:
     dialect = make_url(url).get_backend_name()
     column = Column(url, "SQLite" if dialect == "sqlite" else "PostgreSQL")
     print(f"{column.dialect}: {url}", flush=True)
@@ -574,7 +587,7 @@ def measure(url: str, only: set[int], repeat: int, idle: float, digest_repeat: i
                 upgrade(engine)
                 engine.dispose()
                 try:
-                    figure_digest(copy, column)
+                    figure_digest(copy, column, everyone)
                 except Exception as exc:
                     column.figures["7. FAILED"] = f"{type(exc).__name__}: {exc}"[:200]
         print("  figure 7 done", flush=True)
@@ -614,11 +627,19 @@ def main() -> None:
     parser.add_argument("--only", default="1,2,3,4,5,6,7", help="figures to run, e.g. 1,4")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--digest-repeat", type=int, default=1)
+    parser.add_argument(
+        "--digest-everyone",
+        action="store_true",
+        help="figure 7 with every active subscriber a daily digest reader",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     only = {int(n) for n in args.only.split(",") if n.strip()}
     columns = [
-        measure(url, only, args.repeat, args.idle_seconds, args.digest_repeat) for url in args.url
+        measure(
+            url, only, args.repeat, args.idle_seconds, args.digest_repeat, args.digest_everyone
+        )
+        for url in args.url
     ]
     print()
     print(table(columns))

@@ -110,6 +110,14 @@ class Settings:
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DIGEST_CHARTS = ("weekly", "daily", "off")
+_CHOICES = {"MCWATCH_LOG_LEVEL": _LOG_LEVELS, "MCWATCH_DIGEST_CHART": DIGEST_CHARTS}
+
+
+def _parse_choice(value: str, name: str, given: str) -> str:
+    """``value`` (``given``, normalised) if it is one of the setting's choices."""
+    if value not in _CHOICES[name]:
+        raise SettingsError(f"{name} must be one of {', '.join(_CHOICES[name])}, got {given!r}")
+    return value
 
 
 def _parse_time(parse: Callable[[str], T], value: str, name: str) -> T:
@@ -308,12 +316,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     if (v := get("BACKLOG_DAYS")) is not None:
         values["backlog_days"] = _parse_int(v, "MCWATCH_BACKLOG_DAYS", minimum=0)
     if (v := get("DIGEST_CHART")) is not None:
-        chart = v.strip().lower()
-        if chart not in DIGEST_CHARTS:
-            raise SettingsError(
-                f"MCWATCH_DIGEST_CHART must be one of {', '.join(DIGEST_CHARTS)}, got {v!r}"
-            )
-        values["digest_chart"] = chart
+        values["digest_chart"] = _parse_choice(v.strip().lower(), "MCWATCH_DIGEST_CHART", v)
     if (v := get("RETENTION")) is not None:
         values["retention"] = _parse_retention(v, "MCWATCH_RETENTION")
     if (v := get("WORKERS")) is not None:
@@ -323,10 +326,5 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     if (v := get("METRICS_HOST")) is not None:
         values["metrics_host"] = _parse_host(v, "MCWATCH_METRICS_HOST")
     if (v := get("LOG_LEVEL")) is not None:
-        level = v.strip().upper()
-        if level not in _LOG_LEVELS:
-            raise SettingsError(
-                f"MCWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {v!r}"
-            )
-        values["log_level"] = level
+        values["log_level"] = _parse_choice(v.strip().upper(), "MCWATCH_LOG_LEVEL", v)
     return Settings(**values)  # type: ignore[arg-type]

@@ -73,6 +73,18 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: Engine) -> None:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
+def test_postgresql_connections_run_without_jit(engine: Engine) -> None:
+    """JIT compiled small queries for hundreds of ms where statistics are stale (a
+    year's digest: 0.6 s a reader); mcwatch's connections turn it off."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW jit")).scalar() == "off"
+        # … and the URL's own options still hold (the tests' schema is one)
+        schema = connection.execute(text("SHOW search_path")).scalar()
+    assert "options=" in str(engine.url) and str(schema) in str(engine.url)
+
+
 def test_times_come_back_aware_utc(engine: Engine) -> None:
     paris = datetime(2026, 2, 23, 10, 0, tzinfo=timezone(timedelta(hours=1)))
     with transaction(engine) as session:

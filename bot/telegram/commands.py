@@ -453,19 +453,31 @@ async def toggle_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await edit_keyboard(update, context, topics_keyboard(listed, mine))
 
 
+async def _verdict_press(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Deps, CallbackQuery, Chat, str] | None:
+    """What a verdict press needs — or None, the press answered already: in a group,
+    only an administrator speaks for the group."""
+    deps = deps_of(context)
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None:
+        return None
+    language = await asyncio.to_thread(_language, update, deps)
+    if chat.type != "private" and not is_admin(update, deps):
+        await answer(query, t(language, "group_admin_only"), show_alert=True)
+        return None
+    return deps, query, chat, language
+
+
 async def verdict_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """👍 / 👎 / a reason under an alert (``bot.feedback``): store the verdict, answer
     with a toast, redraw the buttons. The delivery row decides what the verdict is about;
     data that names no sent alert of this chat (forged, malformed, gone with its item)
     changes nothing and is answered politely."""
-    deps = deps_of(context)
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None:
+    found = await _verdict_press(update, context)
+    if found is None:
         return
-    language = await asyncio.to_thread(_language, update, deps)
-    if chat.type != "private" and not is_admin(update, deps):
-        await answer(query, t(language, "group_admin_only"), show_alert=True)
-        return
+    deps, query, chat, language = found
     pressed = feedback.decode(query.data)
     state = None
     if pressed is not None:
@@ -487,14 +499,10 @@ async def digest_verdict_pressed(update: Update, context: ContextTypes.DEFAULT_T
     message's own buttons (Telegram sends them with the press) say which lines to
     redraw. Data naming no line of this chat, or none under this message, changes
     nothing and is answered politely."""
-    deps = deps_of(context)
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None:
+    found = await _verdict_press(update, context)
+    if found is None:
         return
-    language = await asyncio.to_thread(_language, update, deps)
-    if chat.type != "private" and not is_admin(update, deps):
-        await answer(query, t(language, "group_admin_only"), show_alert=True)
-        return
+    deps, query, chat, language = found
     pressed = feedback.decode_line(query.data)
     message = query.message
     markup = getattr(message, "reply_markup", None)

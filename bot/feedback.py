@@ -20,12 +20,11 @@ numbered (1, 2, …, across the digest's messages) and the keyboard has ``N👍`
 for each, three stories a row, and after a 👎 a row of reasons for that story, until a
 reason is chosen (``digest_keyboard``). A digest line is a row of its own
 (``store.verdicts.digest_lines``: one per subscriber, item and topic, written when the
-digest is planned), and the button
-is ``d:<line id>:<number>:<code>``: the row says who, which item and which topic; the
-number only labels the button. A press redraws the message's whole keyboard from the
-buttons it has (Telegram sends the message with the press), so it needs no state of
-its own. ``DIGEST_LINES_PER_MESSAGE`` keeps the keyboard within Telegram's hundred
-buttons (one reasons row at a time).
+digest is planned), and the button is ``d:<line id>:<number>:<code>``: the row says
+who, which item and which topic; the number only labels the button. A press redraws
+the message's whole keyboard from the buttons it has (Telegram sends the message with
+the press), so it needs no state of its own. ``DIGEST_LINES_PER_MESSAGE`` keeps the
+keyboard within Telegram's hundred buttons (one reasons row at a time).
 """
 
 from __future__ import annotations
@@ -100,15 +99,28 @@ def encode(delivery_id: int, code: str) -> str:
 def decode(data: str | None) -> Press | None:
     """The press that ``data`` names, or None for anything malformed: another prefix,
     an id that names no row (not digits, 0, beyond the id bounds), an unknown button."""
-    if not data or len(data.encode()) > CALLBACK_LIMIT or not data.startswith(VERDICT_PREFIX):
+    fields = _fields(data, VERDICT_PREFIX, 2)
+    if fields is None:
         return None
-    number, _, code = data[len(VERDICT_PREFIX) :].partition(":")
-    if not (number.isascii() and number.isdigit()) or len(number) > 10 or code not in CODES:
+    delivery_id = _number(fields[0], MAX_ROW_ID)
+    return None if delivery_id is None else Press(delivery_id, fields[1])
+
+
+def _fields(data: str | None, prefix: str, count: int) -> list[str] | None:
+    """The ``:``-separated fields after ``prefix``, the last one a known button code;
+    None for data of another prefix, too long, or of another shape."""
+    if not data or len(data.encode()) > CALLBACK_LIMIT or not data.startswith(prefix):
         return None
-    delivery_id = int(number)
-    if not 0 < delivery_id <= MAX_ROW_ID:
+    fields = data[len(prefix) :].split(":")
+    return fields if len(fields) == count and fields[-1] in CODES else None
+
+
+def _number(text: str, top: int) -> int | None:
+    """A positive ASCII number up to ``top`` (``str.isdigit`` alone takes "١٢")."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
         return None
-    return Press(delivery_id, code)
+    value = int(text)
+    return value if 0 < value <= top else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,17 +140,13 @@ def encode_line(line_id: int, number: int, code: str) -> str:
 
 def decode_line(data: str | None) -> LinePress | None:
     """The digest press that ``data`` names, or None for anything malformed."""
-    if not data or len(data.encode()) > CALLBACK_LIMIT or not data.startswith(DIGEST_PREFIX):
+    fields = _fields(data, DIGEST_PREFIX, 3)
+    if fields is None:
         return None
-    parts = data[len(DIGEST_PREFIX) :].split(":")
-    if len(parts) != 3 or parts[2] not in CODES:
+    line_id, number = _number(fields[0], MAX_ROW_ID), _number(fields[1], MAX_LINE_NUMBER)
+    if line_id is None or number is None:
         return None
-    line, number, code = parts
-    if not all(part.isascii() and part.isdigit() and len(part) <= 10 for part in (line, number)):
-        return None
-    if not (0 < int(line) <= MAX_ROW_ID and 0 < int(number) <= MAX_LINE_NUMBER):
-        return None
-    return LinePress(int(line), int(number), code)
+    return LinePress(line_id, number, fields[2])
 
 
 def lines_of(data: Iterable[str | None]) -> list[tuple[int, int]]:
@@ -207,10 +215,10 @@ def digest_keyboard(
                     label = f"✅ {label}{symbol}"
                 buttons.append(Button(label, encode_line(line_id, number, code)))
         rows.append(tuple(buttons))
-        for number, line_id in group:
-            state = states.get(line_id)
-            if line_id != asking or state is None or state.verdict != NOT_RELEVANT:
-                continue
+        asked = next(((n, line) for n, line in group if line == asking), None)
+        state = states.get(asking) if asked is not None and asking is not None else None
+        if asked is not None and state is not None and state.verdict == NOT_RELEVANT:
+            number, line_id = asked
             rows.append(
                 tuple(
                     Button(

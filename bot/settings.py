@@ -110,14 +110,14 @@ class Settings:
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DIGEST_CHARTS = ("weekly", "daily", "off")
-_CHOICES = {"MCWATCH_LOG_LEVEL": _LOG_LEVELS, "MCWATCH_DIGEST_CHART": DIGEST_CHARTS}
 
 
-def _parse_choice(value: str, name: str, given: str) -> str:
-    """``value`` (``given``, normalised) if it is one of the setting's choices."""
-    if value not in _CHOICES[name]:
-        raise SettingsError(f"{name} must be one of {', '.join(_CHOICES[name])}, got {given!r}")
-    return value
+def _parse_choice(given: str, name: str, choices: tuple[str, ...]) -> str:
+    """The one of ``choices`` that ``given`` names, whatever its case and spacing."""
+    for choice in choices:
+        if given.strip().casefold() == choice.casefold():
+            return choice
+    raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {given!r}")
 
 
 def _parse_time(parse: Callable[[str], T], value: str, name: str) -> T:
@@ -316,7 +316,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     if (v := get("BACKLOG_DAYS")) is not None:
         values["backlog_days"] = _parse_int(v, "MCWATCH_BACKLOG_DAYS", minimum=0)
     if (v := get("DIGEST_CHART")) is not None:
-        values["digest_chart"] = _parse_choice(v.strip().lower(), "MCWATCH_DIGEST_CHART", v)
+        values["digest_chart"] = _parse_choice(v, "MCWATCH_DIGEST_CHART", DIGEST_CHARTS)
     if (v := get("RETENTION")) is not None:
         values["retention"] = _parse_retention(v, "MCWATCH_RETENTION")
     if (v := get("WORKERS")) is not None:
@@ -326,5 +326,5 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     if (v := get("METRICS_HOST")) is not None:
         values["metrics_host"] = _parse_host(v, "MCWATCH_METRICS_HOST")
     if (v := get("LOG_LEVEL")) is not None:
-        values["log_level"] = _parse_choice(v.strip().upper(), "MCWATCH_LOG_LEVEL", v)
+        values["log_level"] = _parse_choice(v, "MCWATCH_LOG_LEVEL", _LOG_LEVELS)
     return Settings(**values)  # type: ignore[arg-type]

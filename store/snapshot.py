@@ -23,7 +23,7 @@ from urllib.parse import quote
 from bot.types import TopicRule
 from store.migrate import HEAD_REVISION, VERSION_TABLE
 
-LEXICON_KEY = "lexicon"  # store.topics.LEXICON_KEY, without importing the ORM
+LEXICON_KEY = "lexicon"  # the meta row of the lexicon (store.topics uses this name too)
 
 
 def sqlite_path(url: str) -> Path | None:

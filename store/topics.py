@@ -10,8 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import StoreError
 from store.models import Meta, Topic
-
-LEXICON_KEY = "lexicon"
+from store.snapshot import LEXICON_KEY  # the key's one name, readable without the ORM
 
 
 def list_topics(session: Session, *, enabled_only: bool = False) -> list[Topic]:

@@ -553,6 +553,18 @@ def daily_digest(bot: Conversation, chat_id: int) -> list[SentMessage]:
     return [m for m in bot.botapi.messages_to(chat_id)[before:] if m.text]
 
 
+def digest_round(bot: Conversation, *chats: int) -> list[SentMessage]:
+    """One daily round (a minute after the news): each chat's one digest message."""
+    assert bot.deps is not None
+    bot.clock.advance(minutes=1)
+    bot._run(digest_tick(bot.deps))
+    found = []
+    for chat in chats:
+        [digest] = [m for m in bot.botapi.messages_to(chat) if (m.text or "").startswith("🗞")]
+        found.append(digest)
+    return found
+
+
 def line_of(data: str) -> int:
     return int(data.split(":")[1])
 
@@ -643,11 +655,7 @@ def test_forged_stale_or_foreign_digest_callbacks_change_nothing(
     digest_reader(bot, OTHER, "en")
     bot.publish("Pékin et Bamako : accord de sécurité")
     bot.publish("Une mine d'or chinoise à Kéniéba", topics=("mining",))
-    assert bot.deps is not None
-    bot.clock.advance(minutes=1)
-    bot._run(digest_tick(bot.deps))
-    [mine] = [m for m in bot.botapi.messages_to(CHAT) if (m.text or "").startswith("🗞")]
-    [theirs] = [m for m in bot.botapi.messages_to(OTHER) if (m.text or "").startswith("🗞")]
+    mine, theirs = digest_round(bot, CHAT, OTHER)
     own, foreign = line_of(button_data(mine)[0]), line_of(button_data(theirs)[0])
     gone = DIGEST_GONE[language]
     for data in (
@@ -718,11 +726,7 @@ def test_stop_deletes_digest_lines_and_their_verdicts(bot: Conversation) -> None
     digest_reader(bot, CHAT, "en")
     digest_reader(bot, OTHER, "en")
     bot.publish("Pékin et Bamako : accord de sécurité")
-    bot.clock.advance(minutes=1)
-    assert bot.deps is not None
-    bot._run(digest_tick(bot.deps))
-    [mine] = [m for m in bot.botapi.messages_to(CHAT) if (m.text or "").startswith("🗞")]
-    [theirs] = [m for m in bot.botapi.messages_to(OTHER) if (m.text or "").startswith("🗞")]
+    mine, theirs = digest_round(bot, CHAT, OTHER)
     bot.press(CHAT, mine, button_data(mine)[1])
     bot.press(OTHER, theirs, button_data(theirs)[0])
     [question] = bot.say(CHAT, "/stop")

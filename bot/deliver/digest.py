@@ -199,9 +199,9 @@ def render_digest_parts(
     day: date,
     topic_names: dict[str, str] | None = None,
     weekly: bool = False,
-) -> list[tuple[str, list[DigestStory]]]:
-    """The digest's messages, each with the stories it shows in their order (its verdict
-    buttons are theirs: ``bot.feedback.digest_keyboard``). Story lines are numbered
+) -> list[tuple[str, list[tuple[int, DigestStory]]]]:
+    """The digest's messages, each with the stories it shows, (number, story) in order
+    (its verdict buttons are theirs: ``bot.feedback.digest_keyboard``). Story lines are numbered
     across the digest, at most ``DIGEST_LINES_PER_MESSAGE`` a message."""
     count = sum(len(section.stories) for section in sections)
     title_key = "digest_title_weekly" if weekly else "digest_title"
@@ -230,4 +230,4 @@ def render_digest_parts(
                 (f"{number}. {title} — <i>{escape(story.source[:60])}, {sources}</i>", number)
             )
     packed = pack_messages(header, lines, most=DIGEST_LINES_PER_MESSAGE)
-    return [(text, [shown[number - 1] for number in numbers]) for text, numbers in packed]
+    return [(text, [(n, shown[n - 1]) for n in numbers]) for text, numbers in packed]

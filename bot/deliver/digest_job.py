@@ -156,21 +156,19 @@ def wants_chart(setting: str, weekly: bool, sender: object) -> bool:
 
 
 def _keyboards(
-    deps: Deps, subscriber_id: int, language: str, shown: list[list[DigestStory]]
+    deps: Deps, subscriber_id: int, language: str, shown: list[list[tuple[int, DigestStory]]]
 ) -> list[Keyboard | None]:
     """Each message's verdict buttons, its stories' lines recorded (or found again)."""
-    wanted = [(story.item_id, story.topic) for stories in shown for story in stories]
+    wanted = [(story.item_id, story.topic) for stories in shown for _, story in stories]
     with transaction(deps.engine) as session:
         ids = verdicts.digest_lines(session, subscriber_id, wanted, deps.clock.now())
     keyboards: list[Keyboard | None] = []
-    number = 0
     for stories in shown:
-        lines = []
-        for story in stories:
-            number += 1
-            line_id = ids.get((story.item_id, story.topic))
-            if line_id is not None:
-                lines.append((number, line_id))
+        lines = [
+            (number, ids[key])
+            for number, story in stories
+            if (key := (story.item_id, story.topic)) in ids
+        ]
         keyboards.append(digest_keyboard(lines, language, {}) if lines else None)
     return keyboards
 

@@ -370,9 +370,10 @@ _EVENT_WORDS: dict[str, str] = {
             "agreement", "agreements", "memorandum", "mou", "pact", "treaty", "traite",
         )
     },
-    **{word: "tax" for word in ("tax",)},
+    "tax": "tax",
     # not "permis": French "a permis de" is "has made it possible"
-    **{word: "permit" for word in ("permit", "permits")},
+    "permit": "permit",
+    "permits": "permit",
     **{
         word: "handover"
         for word in ("don", "dons", "offre", "offrent", "offer", "donne", "pierre")

@@ -26,6 +26,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache, partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -237,12 +238,7 @@ async def _poll_claimed(
     batch at a time at least, so that claims are few) until none is due."""
     # Compiled at the first feed that changed: a poll of unchanged feeds (all 304, the
     # usual tick) compiles nothing (a tenth of such a poll of 500 feeds, issue 11).
-    compiled: list[Matcher] = []
-
-    def matcher() -> Matcher:
-        if not compiled:
-            compiled.append(load_matcher(deps))
-        return compiled[0]
+    matcher = cache(partial(load_matcher, deps))
 
     # A full first batch means more are due: a poll big enough for the worker pool.
     feeds_due = len(first) if batch is None or len(first) < batch else max(batch, POOL_MIN_FEEDS)
